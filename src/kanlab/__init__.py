@@ -1,0 +1,9 @@
+"""kanlab: Kolmogorov-Arnold Networks with fast B-spline layers, grid extension,
+sparsification and pruning, symbolic formulas, and the paper's experiments."""
+from .layer import KANLayer
+from .network import KANNetwork
+from .model import KAN
+from .datasets import create_dataset
+
+__version__ = "0.1.0"
+__all__ = ["KAN", "KANLayer", "KANNetwork", "create_dataset", "__version__"]

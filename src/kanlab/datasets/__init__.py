@@ -1,0 +1,8 @@
+"""Data sets: synthetic functions, the paper's toy, special and Feynman functions."""
+from .feynman import FEYNMAN, feynman_equation
+from .special import SPECIAL_FUNCTIONS, special_function
+from .synthetic import create_dataset
+from .toy import TOY_FUNCTIONS, toy_function
+
+__all__ = ["create_dataset", "TOY_FUNCTIONS", "toy_function", "SPECIAL_FUNCTIONS", "special_function",
+           "FEYNMAN", "feynman_equation"]

@@ -92,17 +92,25 @@ class KANNetwork(nn.Module):
             return x
         return x.index_select(-1, self.input_ids)
 
+    def layer_forward(self, l: int, x: torch.Tensor) -> torch.Tensor:
+        """Output of layer ``l`` (all its edges, numeric and symbolic, summed at the nodes)."""
+        return self.layers[l](x)
+
+    def edge_values(self, l: int, x: torch.Tensor) -> torch.Tensor:
+        """phi_ij(x_i) of every edge of layer ``l`` on its inputs x (N, in) -> (N, in, out)."""
+        return self.layers[l].edge_values(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.select_inputs(x)
-        for layer in self.layers:
-            x = layer(x)
+        for l in range(len(self.layers)):
+            x = self.layer_forward(l, x)
         return x
 
     def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """[x_0, x_1, ..., x_L]: the input of every layer and the output, for x of shape (N, n_inputs)."""
         xs = [self.select_inputs(x)]
-        for layer in self.layers:
-            xs.append(layer(xs[-1]))
+        for l in range(len(self.layers)):
+            xs.append(self.layer_forward(l, xs[-1]))
         return xs
 
     # ------------------------------------------------------------------ grids
@@ -110,9 +118,9 @@ class KANNetwork(nn.Module):
     def update_grid(self, x: torch.Tensor) -> None:
         """Adapt every layer's grid to the inputs it sees on x, layer by layer."""
         x = self.select_inputs(x).reshape(-1, self.layers[0].in_dim)
-        for layer in self.layers:
+        for l, layer in enumerate(self.layers):
             layer.update_grid(x)
-            x = layer(x)
+            x = self.layer_forward(l, x)
 
     def refine(self, new_grid: int):
         """A new network (same class) with ``new_grid`` intervals per edge, same function."""

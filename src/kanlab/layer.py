@@ -124,11 +124,13 @@ class KANLayer(nn.Module):
     def base(self, x: torch.Tensor) -> torch.Tensor:
         return BASE_FUNCTIONS[self.base_fun](x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
+        """y = sum_i phi_ij(x_i) (+ bias). ``basis``: optional precomputed ``self.basis(x)``
+        (training loops on fixed data reuse it across evaluations)."""
         self._check_input(x)
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_dim)
-        feats = self.basis(x2).reshape(x2.shape[0], -1)
+        feats = (self.basis(x2) if basis is None else basis).reshape(x2.shape[0], -1)
         wb = self.scale_base * self.mask
         if self.bias is not None:
             y = torch.addmm(self.bias, self.base(x2), wb)

@@ -92,18 +92,21 @@ class KANNetwork(nn.Module):
             return x
         return x.index_select(-1, self.input_ids)
 
-    def layer_forward(self, l: int, x: torch.Tensor) -> torch.Tensor:
-        """Output of layer ``l`` (all its edges, numeric and symbolic, summed at the nodes)."""
-        return self.layers[l](x)
+    def layer_forward(self, l: int, x: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
+        """Output of layer ``l`` (all its edges, numeric and symbolic, summed at the nodes).
+        ``basis``: optional precomputed basis features of x (see ``KANLayer.forward``)."""
+        return self.layers[l](x, basis=basis)
 
     def edge_values(self, l: int, x: torch.Tensor) -> torch.Tensor:
         """phi_ij(x_i) of every edge of layer ``l`` on its inputs x (N, in) -> (N, in, out)."""
         return self.layers[l].edge_values(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, first_basis: torch.Tensor | None = None) -> torch.Tensor:
+        """Evaluate the network on x (..., n_inputs). ``first_basis``: optional precomputed
+        ``self.layers[0].basis(self.select_inputs(x))``, reused by training loops on fixed data."""
         x = self.select_inputs(x)
         for l in range(len(self.layers)):
-            x = self.layer_forward(l, x)
+            x = self.layer_forward(l, x, basis=first_basis if l == 0 else None)
         return x
 
     def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -104,18 +104,23 @@ def fit(model, dataset, opt: str = "LBFGS", steps: int = 100, lr: float = 1.0, b
         hist[name] = []
     bar = _progress(steps, progress)
     stopped_nan = False
+    basis0 = None
     for step in range(steps):
         idx = None if batch == -1 or batch >= n else torch.randperm(n, generator=gen)[:batch].to(x_tr.device)
         xb = x_tr if idx is None else x_tr[idx]
         yb = y_tr if idx is None else y_tr[idx]
         if update_grid and step % grid_freq == 0 and start_grid_update_step <= step < stop_grid_update_step:
             model.update_grid(xb)
+            basis0 = None
+        if basis0 is None or idx is not None:  # the first layer's features are fixed between grid updates
+            with torch.no_grad():
+                basis0 = model.layers[0].basis(model.select_inputs(xb))
         last = {}
 
         def closure():
             for p in params:
                 p.grad = None
-            pred = model(xb)
+            pred = model(xb, first_basis=basis0)
             loss = loss_fn(pred, yb)
             last["obj"] = loss
             if penalty is not None:

@@ -188,11 +188,12 @@ def main(argv=None):
     ap.add_argument("--sizes", default="64,256,1024")
     ap.add_argument("--batches", default="256,1024,4096")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile candidate")
+    ap.add_argument("--candidates", default="kanlab,kanlab_compiled,effkan,pykan,floor,linear")
     ap.add_argument("--out", default=None, help="write the Markdown table here too")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    names = ["kanlab", "kanlab_compiled", "effkan", "pykan", "floor", "linear"]
-    if args.no_compile:
+    names = args.candidates.split(",")
+    if args.no_compile and "kanlab_compiled" in names:
         names.remove("kanlab_compiled")
     sizes = [64] if args.quick else [int(s) for s in args.sizes.split(",")]
     batches = [256] if args.quick else [int(b) for b in args.batches.split(",")]

@@ -138,3 +138,23 @@ def test_torch_compile_layer_smoke():
     except Exception as e:  # pragma: no cover
         pytest.skip(f"torch.compile unavailable: {e}")
     assert torch.allclose(compiled(x), layer(x))
+
+
+@pytest.mark.parametrize("G", [5, 70, 300])
+def test_sparse_large_grid_path_equals_dense(G):
+    layer = KANLayer(6, 5, grid=G, dtype=torch.float64)
+    with torch.no_grad():
+        layer.coef.normal_(generator=torch.Generator().manual_seed(0))
+    x = (torch.rand(64, 6, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
+    res = {}
+    for sparse in (False, True):
+        layer.sparse = sparse
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
+        y = layer(x)
+        y.backward(torch.cos(y))
+        res[sparse] = [y.detach(), x.grad.clone()] + [p.grad.clone() for p in layer.parameters()]
+    for a, b in zip(res[False], res[True]):
+        assert torch.allclose(a, b, atol=1e-10)
+    layer.sparse = None
+    assert layer.use_sparse() == (G + 3 >= 64)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import spline
+from .sparse_spline import sparse_spline_matmul
 
 __all__ = ["KANLayer", "BASE_FUNCTIONS"]
 
@@ -26,6 +27,8 @@ def _zero(x):
 def _identity(x):
     return x
 
+
+SPARSE_MIN_BASIS = 64  # G + k from which the sparse path is used automatically
 
 BASE_FUNCTIONS = {"silu": F.silu, "identity": _identity, "zero": _zero, "tanh": torch.tanh}
 
@@ -60,6 +63,7 @@ class KANLayer(nn.Module):
         self.grid_range = tuple(float(v) for v in grid_range)
         self.grid_eps, self.noise_scale, self.base_fun = float(grid_eps), float(noise_scale), base_fun
         self.scale_base_mu, self.scale_base_sigma, self.scale_sp_init = scale_base_mu, scale_base_sigma, scale_sp
+        self.sparse: bool | None = None  # None: automatic by grid size (see use_sparse)
         kw = {"device": device, "dtype": dtype}
         nb = grid + k
         self.coef = nn.Parameter(torch.empty(in_dim, out_dim, nb, **kw))
@@ -130,14 +134,23 @@ class KANLayer(nn.Module):
         self._check_input(x)
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_dim)
-        feats = (self.basis(x2) if basis is None else basis).reshape(x2.shape[0], -1)
         wb = self.scale_base * self.mask
         if self.bias is not None:
             y = torch.addmm(self.bias, self.base(x2), wb)
         else:
             y = self.base(x2) @ wb
-        y = torch.addmm(y, feats, self.spline_weight())
+        if basis is None and self.use_sparse():
+            table = self.basis_table if self.basis_table.dtype == x2.dtype else self.basis_table.to(x2.dtype)
+            y = y + sparse_spline_matmul(x2, self.knots.to(x2.dtype), table, self.k, self.spline_weight())
+        else:
+            feats = (self.basis(x2) if basis is None else basis).reshape(x2.shape[0], -1)
+            y = torch.addmm(y, feats, self.spline_weight())
         return y.reshape(*lead, self.out_dim)
+
+    def use_sparse(self) -> bool:
+        """Whether forward takes the sparse large-grid path: ``self.sparse`` if set (True/False),
+        else automatically when G + k >= SPARSE_MIN_BASIS (results equal the dense path)."""
+        return self.n_basis >= SPARSE_MIN_BASIS if self.sparse is None else bool(self.sparse)
 
     def basis(self, x: torch.Tensor, deriv: int = 0) -> torch.Tensor:
         """Basis features (or their ``deriv``-th derivative) of x (..., in) -> (..., in, G+k)."""

@@ -217,9 +217,13 @@ def _horner(rows: torch.Tensor, s: torch.Tensor, start: int, k1: int, n_pow: int
     return out
 
 
-def _features(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int, with_deriv: bool):
-    """Dense features (N*in, G+k), their scatter indices (N*in, k+1) and, if asked, the
-    derivatives of the k+1 non-zero values (N*in, k+1)."""
+def local_values(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int, with_deriv: bool):
+    """The k+1 non-zero basis values of every input from the polynomial table.
+
+    x (N, in) -> vals (N*in, k+1), idx (N*in, k+1) their basis indices (clamped into range;
+    values of non-existent basis functions are 0), and if asked dvals (N*in, k+1), the
+    derivatives in x.
+    """
     n_in = x.shape[1]
     k1 = k + 1
     n_rows, R = tab.shape[1], tab.shape[2]
@@ -230,8 +234,15 @@ def _features(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int, w
     s = (x.reshape(-1) - rows[:, 0]) * rows[:, 1]
     vals = _horner(rows, s, 2, k1, k1)
     idx = (j.reshape(-1, 1) - k1 + torch.arange(k1, device=x.device)).clamp_(0, n_basis - 1)
-    out = x.new_zeros(rows.shape[0], n_basis).scatter_add_(1, idx, vals)
     dvals = _horner(rows, s, 2 + k1 * k1, k1, k) * rows[:, 1:2] if with_deriv else None
+    return vals, idx, dvals
+
+
+def _features(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int, with_deriv: bool):
+    """Dense features (N*in, G+k), their scatter indices (N*in, k+1) and, if asked, the
+    derivatives of the k+1 non-zero values (N*in, k+1)."""
+    vals, idx, dvals = local_values(x, knots, tab, k, with_deriv)
+    out = x.new_zeros(vals.shape[0], knots.shape[-1] - 1 - k).scatter_add_(1, idx, vals)
     return out, idx, dvals
 
 

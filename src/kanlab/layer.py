@@ -177,6 +177,37 @@ class KANLayer(nn.Module):
         out = (x2 < g[:, 0]) | (x2 > g[:, -1])
         return float(out.float().mean()) if x2.numel() else 0.0
 
+    # ------------------------------------------------------------------ structure
+    @torch.no_grad()
+    def subset(self, in_ids, out_ids) -> "KANLayer":
+        """A new layer keeping only the given input and output indices (same functions)."""
+        import copy
+
+        in_ids = torch.as_tensor(list(in_ids), dtype=torch.long, device=self.coef.device)
+        out_ids = torch.as_tensor(list(out_ids), dtype=torch.long, device=self.coef.device)
+        if in_ids.numel() == 0 or out_ids.numel() == 0:
+            raise ValueError("a layer needs at least one input and one output")
+        new = copy.copy(self)
+        new._parameters = dict(self._parameters)
+        new._buffers = dict(self._buffers)
+        new._modules = dict(self._modules)
+        new.in_dim, new.out_dim = int(in_ids.numel()), int(out_ids.numel())
+        new.coef = nn.Parameter(self.coef[in_ids][:, out_ids].clone())
+        new.scale_base = nn.Parameter(self.scale_base[in_ids][:, out_ids].clone())
+        new.scale_sp = nn.Parameter(self.scale_sp[in_ids][:, out_ids].clone())
+        new.bias = nn.Parameter(self.bias[out_ids].clone()) if self.bias is not None else None
+        new.knots = self.knots[in_ids].clone()
+        new.mask = self.mask[in_ids][:, out_ids].clone()
+        new.refresh_basis_table()
+        return new
+
+    @torch.no_grad()
+    def add_to_bias(self, values: torch.Tensor) -> None:
+        """Add constants to the outputs (creating the bias parameter if the layer has none)."""
+        if self.bias is None:
+            self.bias = nn.Parameter(torch.zeros(self.out_dim, dtype=self.coef.dtype, device=self.coef.device))
+        self.bias.add_(values.to(self.bias.dtype))
+
     # ------------------------------------------------------------------ grid operations
     @torch.no_grad()
     def update_grid(self, x: torch.Tensor) -> None:

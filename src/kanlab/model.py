@@ -1,7 +1,7 @@
 """KAN: the user-facing facade. Each method delegates to the module that does the work."""
 from __future__ import annotations
 
-from . import io, train
+from . import attribution, io, plot, prune, train
 from .network import KANNetwork
 
 __all__ = ["KAN"]
@@ -21,6 +21,26 @@ class KAN(KANNetwork):
     def fit(self, dataset, **kwargs):
         """Train in place; see :func:`kanlab.train.fit` for the arguments. Returns the history."""
         return train.fit(self, dataset, **kwargs)
+
+    def attribute(self, x):
+        """Edge / node / input importance scores on data x (see :mod:`kanlab.attribution`)."""
+        return attribution.attribute(self, x)
+
+    def feature_score(self, x):
+        """Importance of each original input column on data x."""
+        return attribution.feature_score(self, x)
+
+    def prune(self, node_th: float = 1e-2, edge_th: float = 3e-2, x=None) -> "KAN":
+        """A new, smaller KAN: weak hidden nodes removed, weak edges masked (scores on x)."""
+        return prune.prune(self, node_th=node_th, edge_th=edge_th, x=x)
+
+    def prune_input(self, th: float = 1e-2, x=None) -> "KAN":
+        """A new KAN without the inputs scoring below ``th`` on x; it still takes all columns."""
+        return prune.prune_input(self, th=th, x=x)
+
+    def plot(self, path=None, x=None, in_vars=None, out_vars=None, beta: float = 3.0, **kwargs):
+        """The network diagram with every edge's curve; returns the Figure (writes only to ``path``)."""
+        return plot.plot_network(self, x, path=path, in_vars=in_vars, out_vars=out_vars, beta=beta, **kwargs)
 
     def save(self, path) -> None:
         """Write this model to ``path`` (safetensors + JSON config, atomic)."""

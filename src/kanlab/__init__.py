@@ -2,8 +2,8 @@
 sparsification and pruning, symbolic formulas, and the paper's experiments."""
 from .layer import KANLayer
 from .network import KANNetwork
-from .model import KAN
+from .model import KAN, discover
 from .datasets import create_dataset
 
 __version__ = "0.1.0"
-__all__ = ["KAN", "KANLayer", "KANNetwork", "create_dataset", "__version__"]
+__all__ = ["KAN", "KANLayer", "KANNetwork", "create_dataset", "discover", "__version__"]

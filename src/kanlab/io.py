@@ -75,11 +75,15 @@ def load(path, cls, device=None):
         raise ModelFileError(f"{path!r} was written by a newer kanlab (format {version} > {FORMAT_VERSION}); upgrade kanlab")
     if version < 1:
         raise ModelFileError(f"{path!r} has unsupported format version {version}")
+    from .symbolic import UnknownSymbolicFunction
+
     try:
         cfg = json.loads(meta["config"])
         dtype = next(t.dtype for k, t in tensors.items() if k.endswith("coef"))
         model = cls.from_config(cfg, dtype=dtype)
         model.load_state_dict(tensors, strict=True)
+    except UnknownSymbolicFunction:
+        raise
     except (KeyError, ValueError, RuntimeError, StopIteration) as e:
         raise ModelFileError(f"{path!r} has an inconsistent kanlab config or tensors: {e}") from None
     return model.to(device) if device is not None else model

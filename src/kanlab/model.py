@@ -1,10 +1,11 @@
 """KAN: the user-facing facade. Each method delegates to the module that does the work."""
 from __future__ import annotations
 
-from . import attribution, io, plot, prune, train
+from . import attribution, formula, io, plot, prune, symbolic_fit, train
+from . import discover as _discover
 from .network import KANNetwork
 
-__all__ = ["KAN"]
+__all__ = ["KAN", "discover"]
 
 
 class KAN(KANNetwork):
@@ -42,6 +43,32 @@ class KAN(KANNetwork):
         """The network diagram with every edge's curve; returns the Figure (writes only to ``path``)."""
         return plot.plot_network(self, x, path=path, in_vars=in_vars, out_vars=out_vars, beta=beta, **kwargs)
 
+    def suggest_symbolic(self, l: int, i: int, j: int, x=None, topk: int = 5, lib=None, weight_simple: float = 0.8):
+        """Ranked symbolic candidates for edge (l, i, j), fitted on the data x."""
+        return symbolic_fit.suggest_symbolic(self, l, i, j, x, topk=topk, lib=lib, weight_simple=weight_simple)
+
+    def fix_symbolic(self, l: int, i: int, j: int, name: str, x=None, fit_params: bool = True, params=None) -> float:
+        """Fix edge (l, i, j) to c*f(a*x+b)+d with f = name (fitted on x); returns R^2."""
+        return symbolic_fit.fix_symbolic(self, l, i, j, name, x=x, fit_params=fit_params, params=params)
+
+    def unfix_symbolic(self, l: int, i: int, j: int) -> None:
+        """Return edge (l, i, j) to its numeric spline."""
+        symbolic_fit.unfix_symbolic(self, l, i, j)
+
+    def auto_symbolic(self, x=None, lib=None, r2_threshold: float = 0.0, weight_simple: float = 0.8, verbose: bool = False):
+        """Fix every live numeric edge to its best-ranked symbolic form on x."""
+        if x is None:
+            raise ValueError("auto_symbolic needs data x: the model inputs of shape (N, n_inputs)")
+        return symbolic_fit.auto_symbolic(self, x, lib=lib, r2_threshold=r2_threshold, weight_simple=weight_simple, verbose=verbose)
+
+    def symbolic_formula(self, var_names=None, simplify: bool = True, digits=None):
+        """One sympy expression per output (every live edge must be symbolic)."""
+        return formula.symbolic_formula(self, var_names=var_names, simplify=simplify, digits=digits)
+
+    def formula_check(self, x, var_names=None) -> dict:
+        """How far the symbolic formula's predictions are from the model's on x."""
+        return formula.formula_check(self, x, var_names=var_names)
+
     def save(self, path) -> None:
         """Write this model to ``path`` (safetensors + JSON config, atomic)."""
         io.save(self, path)
@@ -50,3 +77,8 @@ class KAN(KANNetwork):
     def load(cls, path, device=None) -> "KAN":
         """Read a model written by :meth:`save`."""
         return io.load(path, cls, device=device)
+
+
+def discover(X, y, var_names=None, seed: int = 0, **kwargs):
+    """Data -> formula: see :func:`kanlab.discover.discover`. ``result.model`` is a :class:`KAN`."""
+    return _discover.discover(X, y, var_names=var_names, seed=seed, model_cls=KAN, **kwargs)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .layer import KANLayer
+from .symbolic_edges import SymbolicEdges
 
 __all__ = ["KANNetwork", "check_width"]
 
@@ -55,6 +56,8 @@ class KANNetwork(nn.Module):
                      device=device, dtype=dtype, generator=gen)
             for l in range(len(width) - 1)
         )
+        self.symbolic = nn.ModuleList(SymbolicEdges(width[l], width[l + 1], dtype=dtype, device=device)
+                                      for l in range(len(width) - 1))
         self.register_buffer("input_ids", torch.arange(width[0], device=device))
 
     # ------------------------------------------------------------------ shape
@@ -95,11 +98,20 @@ class KANNetwork(nn.Module):
     def layer_forward(self, l: int, x: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
         """Output of layer ``l`` (all its edges, numeric and symbolic, summed at the nodes).
         ``basis``: optional precomputed basis features of x (see ``KANLayer.forward``)."""
-        return self.layers[l](x, basis=basis)
+        y = self.layers[l](x, basis=basis)
+        sym = self.symbolic[l]
+        if len(sym):
+            lead = x.shape[:-1]
+            y = y + sym(x.reshape(-1, x.shape[-1])).reshape(*lead, -1)
+        return y
 
     def edge_values(self, l: int, x: torch.Tensor) -> torch.Tensor:
-        """phi_ij(x_i) of every edge of layer ``l`` on its inputs x (N, in) -> (N, in, out)."""
-        return self.layers[l].edge_values(x)
+        """phi_ij(x_i) of every edge of layer ``l`` on its inputs x (N, in) -> (N, in, out),
+        numeric and symbolic edges together."""
+        values = self.layers[l].edge_values(x)
+        if len(self.symbolic[l]):
+            values = values + self.symbolic[l].edge_values(x)
+        return values
 
     def forward(self, x: torch.Tensor, first_basis: torch.Tensor | None = None) -> torch.Tensor:
         """Evaluate the network on x (..., n_inputs). ``first_basis``: optional precomputed
@@ -147,8 +159,8 @@ class KANNetwork(nn.Module):
             "layers": [
                 {"in_dim": l.in_dim, "out_dim": l.out_dim, "grid": l.grid, "k": l.k,
                  "grid_range": list(l.grid_range), "grid_eps": l.grid_eps, "noise_scale": l.noise_scale,
-                 "base_fun": l.base_fun, "bias": l.bias is not None}
-                for l in self.layers
+                 "base_fun": l.base_fun, "bias": l.bias is not None, "symbolic": list(sym.names)}
+                for l, sym in zip(self.layers, self.symbolic)
             ],
         }
 
@@ -166,6 +178,13 @@ class KANNetwork(nn.Module):
                      bias=l["bias"], dtype=dtype)
             for l in layers
         )
+        from . import symbolic
+
+        for l in layers:
+            for name in l.get("symbolic", []):
+                symbolic.get(name)  # an unregistered function name fails clearly here
+        model.symbolic = nn.ModuleList(SymbolicEdges(l["in_dim"], l["out_dim"], names=l.get("symbolic", []), dtype=dtype)
+                                       for l in layers)
         model.n_inputs = cfg["n_inputs"]
         model.input_ids = torch.arange(width[0])
         return model

@@ -97,3 +97,22 @@ def prune_input(network, th: float = 1e-2, x=None):
     _subset_layer(new, 0, keep, range(new.layers[0].out_dim))
     new.input_ids = network.input_ids[torch.as_tensor(keep, dtype=torch.long, device=network.input_ids.device)].clone()
     return new
+
+
+@torch.no_grad()
+def remove_node(network, l: int, j: int, x=None):
+    """A new network without hidden node j of layer l (1 <= l < depth); its mean outgoing
+    contribution on x is folded into the next layer's biases."""
+    _require_x(x, "remove_node")
+    if not 1 <= l < len(network.layers):
+        raise ValueError(f"hidden layer index must be in 1..{len(network.layers) - 1}, got {l}")
+    width = network.width[l]
+    if width < 2:
+        raise ValueError(f"layer {l} has a single node; removing it would leave the layer empty")
+    means = _edge_means(network, network_input(network, x))
+    new = copy.deepcopy(network)
+    new.layers[l].add_to_bias(means[l][j] * new.layers[l].mask[j])
+    keep = [k for k in range(width) if k != j]
+    _subset_layer(new, l - 1, range(new.layers[l - 1].in_dim), keep)
+    _subset_layer(new, l, keep, range(new.layers[l].out_dim))
+    return new

@@ -18,7 +18,100 @@ class UserError(Exception):
     """An error in what the user asked for: reported in one line, exit code 2."""
 
 
+def read_csv(path, target, features=None):
+    """(X, y, feature names) from a CSV file with a header row; UserError for user mistakes."""
+    import csv
+
+    import numpy as np
+
+    if not os.path.exists(path):
+        raise UserError(f"no such file: {path}")
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if len(rows) < 2:
+        raise UserError(f"{path} needs a header row and at least one data row")
+    header = [h.strip() for h in rows[0]]
+    if target not in header:
+        raise UserError(f"column {target!r} not in {path}; columns are: {', '.join(header)}")
+    features = [f.strip() for f in features.split(",")] if features else [h for h in header if h != target]
+    missing = [f for f in features if f not in header]
+    if missing:
+        raise UserError(f"feature column(s) {', '.join(missing)} not in {path}; columns are: {', '.join(header)}")
+    cols = [header.index(f) for f in features] + [header.index(target)]
+    data = np.empty((len(rows) - 1, len(cols)))
+    for r, row in enumerate(rows[1:], start=2):
+        for c, k in enumerate(cols):
+            try:
+                data[r - 2, c] = float(row[k])
+            except (ValueError, IndexError):
+                value = row[k] if k < len(row) else "(missing)"
+                raise UserError(f"{path} line {r}, column {header[k]!r}: {value!r} is not a number") from None
+    if not np.isfinite(data).all():
+        bad = [header[k] for c, k in enumerate(cols) if not np.isfinite(data[:, c]).all()]
+        raise UserError(f"{path} has NaN/inf values in column(s) {', '.join(bad)}; drop or impute them")
+    return data[:, :-1], data[:, -1], features
+
+
+def _write_discovery(res, out, var_names, X=None, target="y"):
+    import sympy
+
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "formula.txt"), "w") as fh:
+        fh.write(f"{target} = {res.formula}\n")
+    with open(os.path.join(out, "formula.tex"), "w") as fh:
+        fh.write(sympy.latex(res.formula) + "\n")
+    res.model.save(os.path.join(out, "model.kan"))
+    if X is not None:
+        import torch
+
+        res.model.plot(os.path.join(out, "network.png"), x=torch.as_tensor(X, dtype=torch.float64), in_vars=var_names)
+    lines = ["# kanlab discover report", "", f"formula: `{target} = {res.formula}`", "",
+             f"- test RMSE of the formula: {res.test_rmse:.4g}", f"- test R^2: {res.r2:.6f}",
+             f"- test RMSE of the numeric (spline) model before symbolic fitting: {res.model_numeric_rmse:.4g}",
+             f"- pruned network shape: {res.model.width}", f"- time: {res.seconds:.1f} s", "",
+             "## Pareto front (complexity vs test RMSE)", "", "| complexity | test RMSE | formula |", "|---|---|---|"]
+    lines += [f"| {c} | {e:.3g} | `{f}` |" for c, e, f in res.pareto]
+    with open(os.path.join(out, "report.md"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def _cmd_discover(args) -> int:
+    from .model import discover
+
+    X, y, names = read_csv(args.csv, args.target, args.features)
+    print(f"kanlab discover: {len(y)} rows, features {', '.join(names)} -> {args.target}")
+    res = discover(X, y, var_names=names, seed=args.seed, verbose=not args.quiet)
+    print(f"{args.target} = {res.formula}")
+    print(f"test RMSE {res.test_rmse:.4g}, R^2 {res.r2:.6f} ({res.seconds:.1f} s)")
+    _write_discovery(res, args.out, names, X, args.target)
+    print(f"wrote formula.txt, formula.tex, model.kan, network.png, report.md to {args.out}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
+    if not args.fit:
+        return _demo_discover(args)
+    return _demo_fit(args)
+
+
+def _demo_discover(args) -> int:
+    import numpy as np
+
+    from .model import discover
+
+    print("kanlab demo: discover the law behind samples of relativistic velocity addition, (u + v) / (1 + u v)")
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-0.9, 0.9, size=(1000, 2))
+    y = (X[:, 0] + X[:, 1]) / (1 + X[:, 0] * X[:, 1])
+    res = discover(X, y, var_names=["u", "v"], seed=0, verbose=not args.quiet)
+    print(f"w = {res.formula}")
+    print(f"test RMSE {res.test_rmse:.3g}, R^2 {res.r2:.6f}, {res.seconds:.1f} s")
+    _write_discovery(res, args.out, ["u", "v"], X, "w")
+    print(f"wrote formula.txt, formula.tex, model.kan, network.png, report.md to {args.out}")
+    return 0
+
+
+def _demo_fit(args) -> int:
     import torch
 
     from . import plot
@@ -62,8 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="fit a built-in example and write a model and plots")
     d.add_argument("--out", default="kanlab_demo", help="output directory (default: kanlab_demo)")
     d.add_argument("--steps", type=int, default=50, help="LBFGS steps per grid (default: 50)")
-    d.add_argument("--quiet", action="store_true", help="no progress bars")
+    d.add_argument("--quiet", action="store_true", help="no progress output")
+    d.add_argument("--fit", action="store_true", help="the grid-extension fitting demo instead of discover")
     d.set_defaults(func=_cmd_demo)
+    c = sub.add_parser("discover", help="find a formula for a CSV column: formula, plot, model, report")
+    c.add_argument("csv", help="CSV file with a header row")
+    c.add_argument("--target", required=True, help="name of the column to explain")
+    c.add_argument("--features", default=None, help="comma-separated feature columns (default: all others)")
+    c.add_argument("--out", default="kanlab_discover", help="output directory (default: kanlab_discover)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(func=_cmd_discover)
     return p
 
 

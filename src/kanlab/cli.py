@@ -88,6 +88,16 @@ def _cmd_discover(args) -> int:
     return 0
 
 
+def _cmd_reproduce(args) -> int:
+    from .experiments import AVAILABLE, get_experiment, run_experiment
+
+    if args.name not in AVAILABLE:
+        raise UserError(f"unknown experiment {args.name!r}; available: {', '.join(AVAILABLE)}")
+    out = args.out or os.path.join("results_quick" if args.quick else "results", args.name)
+    run_experiment(get_experiment(args.name), out, quick=args.quick, workers=args.workers)
+    return 0
+
+
 def _cmd_demo(args) -> int:
     if not args.fit:
         return _demo_discover(args)
@@ -166,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=_cmd_discover)
+    r = sub.add_parser("reproduce", help="run one of the paper's experiments and write tables and plots")
+    r.add_argument("name", help="experiment name (continual, pde)")
+    r.add_argument("--quick", action="store_true", help="a smoke version that finishes in seconds")
+    r.add_argument("--out", default=None, help="output directory (default results/NAME or results_quick/NAME)")
+    r.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    r.set_defaults(func=_cmd_reproduce)
     return p
 
 

@@ -1,7 +1,10 @@
 """discover: data -> trained, pruned, symbolified KAN -> a closed-form formula.
 
 The pipeline (every step visible in the result, nothing normalised behind the user's back):
-1. train a KAN [n, 2n+1, 1] with the sparsity penalty; prune nodes, edges and inputs;
+1. standardise y (the penalty is not scale-free; the formula gets mu + sigma * f, explicitly),
+   train a KAN [n, 2n+1, 1] with the sparsity penalty; prune nodes, edges and inputs
+   (thresholds tried from coarse to fine, then whole hidden nodes dropped greedily while a
+   short retraining keeps the error small);
 2. extend the grid and retrain (the numeric model: ``result.model_numeric_rmse``);
 3. make the edges symbolic one by one, layer by layer: for each edge the best ``topk``
    candidates of the ranking are each tried with a short retraining of the whole model, and the
@@ -186,6 +189,11 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
     model_cls = model_cls or KANNetwork
     t0 = time.perf_counter()
     ds, names = _prepare(X, y, var_names, test_size, seed)
+    # the sparsity penalty is not scale-free: train on standardised y, and put the scale back
+    # into the formula explicitly (y = mu + sigma * f), where the user sees it
+    mu, sigma = float(ds["train_label"].mean()), float(ds["train_label"].std())
+    raw_ds = ds
+    ds = {k: ((v - mu) / sigma if k.endswith("label") else v) for k, v in ds.items()}
     n = ds["train_input"].shape[1]
     hidden = hidden if hidden is not None else 2 * n + 1
     say = print if verbose else (lambda *a, **k: None)
@@ -198,7 +206,7 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
         if i:
             model = model.refine(g)
         h = train.fit(model, ds, steps=steps, progress=False)
-    numeric_rmse = h["test_loss"][-1]
+    numeric_rmse = h["test_loss"][-1] * sigma
     say(f"numeric model test RMSE {numeric_rmse:.3g}")
 
     # symbolic edges, layer by layer, trying the best few candidates per edge
@@ -210,7 +218,7 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
         for c in cands:
             trial = copy.deepcopy(model)
             fix_symbolic(trial, l, i, j, c.name, fit_params=False, params=c.fit.params)
-            hist = train.fit(trial, ds, steps=10, update_grid=False, progress=False)
+            hist = train.fit(trial, ds, steps=10, grid_update_num=2, stop_grid_update_step=10, progress=False)
             err = hist["test_loss"][-1] if hist["test_loss"] else math.inf
             cx = c.complexity + (2 if _taylor_regime(c, trial, l, i, xtr) else 0)
             trials.append((err if math.isfinite(err) else math.inf, cx, c.name, trial))
@@ -219,13 +227,13 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
         best_err = min(t[0] for t in trials)
         ok = [t for t in trials if t[0] <= 3 * best_err + 1e-12]
         err, _, name, model = min(ok, key=lambda t: (t[1], t[0]))
-        say(f"edge ({l},{i},{j}) -> {name} (test RMSE {err:.3g}; tried {[t[2] for t in trials]})")
-    train.fit(model, ds, steps=steps, update_grid=False, progress=False)
+        say(f"edge ({l},{i},{j}) -> {name} (test RMSE {err * sigma:.3g}; tried {[t[2] for t in trials]})")
+    train.fit(model, ds, steps=steps, progress=False)
 
     syms = [sympy.Symbol(v) for v in names]
-    raw = symbolic_formula(model, var_names=names, simplify=False)[0]
-    Xtr, ytr = ds["train_input"].numpy(), ds["train_label"][:, 0].numpy()
-    Xte, yte = ds["test_input"].numpy(), ds["test_label"][:, 0].numpy()
+    raw = mu + sigma * symbolic_formula(model, var_names=names, simplify=False)[0]
+    Xtr, ytr = raw_ds["train_input"].numpy(), raw_ds["train_label"][:, 0].numpy()
+    Xte, yte = raw_ds["test_input"].numpy(), raw_ds["test_label"][:, 0].numpy()
     formula = snap_constants(raw, syms, Xtr, ytr, tol=snap_tol)
     test_rmse = _rmse(formula, syms, Xte, yte)
     r2 = 1.0 - test_rmse ** 2 / float(np.var(yte)) if math.isfinite(test_rmse) else -math.inf

@@ -124,6 +124,7 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
     bar = _progress(steps, progress)
     stopped_nan = False
     basis0 = None
+    reuse_basis = hasattr(model, "layers") and hasattr(model, "select_inputs")  # a KAN (not e.g. an MLP)
     for step in range(steps):
         idx = None if batch == -1 or batch >= n else torch.randperm(n, generator=gen)[:batch].to(x_tr.device)
         xb = x_tr if idx is None else x_tr[idx]
@@ -131,7 +132,7 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
         if update_grid and step % grid_freq == 0 and start_grid_update_step <= step < stop_grid_update_step:
             model.update_grid(xb)
             basis0 = None
-        if basis0 is None or idx is not None:  # the first layer's features are fixed between grid updates
+        if reuse_basis and (basis0 is None or idx is not None):  # first-layer features are fixed between grid updates
             with torch.no_grad():
                 basis0 = model.layers[0].basis(model.select_inputs(xb))
         last = {}
@@ -139,7 +140,7 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
         def closure():
             for p in params:
                 p.grad = None
-            pred = model(xb, first_basis=basis0)
+            pred = model(xb, first_basis=basis0) if reuse_basis else model(xb)
             loss = loss_fn(pred, yb)
             last["obj"] = loss
             if penalty is not None:

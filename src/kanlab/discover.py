@@ -171,9 +171,14 @@ def snap_constants(expr, syms, X, y, tol=1e-3):
             if _rmse(trial, syms, X, y) <= limit:
                 expr = trial
                 break
-    expr = sympy.simplify(expr)
+    expr = _simplify(expr)
     exact = {f: _to_sympy_number(float(f)) for f in expr.atoms(sympy.Float)}
-    return sympy.simplify(expr.xreplace({f: v for f, v in exact.items() if not isinstance(v, sympy.Float)}))
+    return _simplify(expr.xreplace({f: v for f, v in exact.items() if not isinstance(v, sympy.Float)}))
+
+
+def _simplify(expr, max_ops: int = 80):
+    """sympy.simplify, skipped on large expressions (its time and memory are unbounded there)."""
+    return sympy.simplify(expr) if sympy.count_ops(expr) <= max_ops else expr
 
 
 def _complexity(expr) -> int:
@@ -239,7 +244,7 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
     r2 = 1.0 - test_rmse ** 2 / float(np.var(yte)) if math.isfinite(test_rmse) else -math.inf
     entries = [(formula, test_rmse)]
     for d in (1, 2, 3, 4, 6):
-        e = sympy.simplify(round_expr(raw, d))
+        e = _simplify(round_expr(raw, d))
         entries.append((e, _rmse(e, syms, Xte, yte)))
     pareto = []
     for e, err in sorted(entries, key=lambda t: (_complexity(t[0]), t[1])):

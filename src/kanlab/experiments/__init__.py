@@ -5,7 +5,7 @@ import importlib
 
 from .runner import Experiment, run_experiment
 
-AVAILABLE = ("continual", "pde")
+AVAILABLE = ("continual", "pde", "rapidity")
 
 __all__ = ["AVAILABLE", "get_experiment", "run_experiment", "Experiment"]
 

@@ -83,7 +83,7 @@ def report(results, out, quick):
             f"{'QUICK smoke run (10 steps per phase).' if quick else '100 LBFGS steps per phase.'}")
     write_table(rows, out, "table", "Continual learning: RMSE on each region after each phase", note)
     write_table(growth, out, "forgetting", "Forgetting: error on region s after phase 5 vs right after learning it")
-    fig, axes = plt.subplots(len(results), 5, figsize=(15, 2.6 * len(results)), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(len(results), 5, figsize=(15, 2.6 * len(results)), squeeze=False)
     for a, r in enumerate(results):
         xg = torch.tensor(r["grid"])
         for t in range(5):
@@ -91,6 +91,7 @@ def report(results, out, quick):
             ax.plot(xg, target(xg), color="0.8", lw=2)
             ax.plot(xg, r["preds"][t], color="C0" if r["model"] == "kan" else "C3")
             ax.axvspan(CENTERS[t] - 0.2, CENTERS[t] + 0.2, color="C2", alpha=0.1)
+            ax.set_ylim(-0.5, 1.5)
             ax.set_title(f"{r['model'].upper()} after phase {t + 1}", fontsize=9)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "continual.png"), dpi=110)

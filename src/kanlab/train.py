@@ -60,8 +60,9 @@ def fit(model, dataset, opt: str = "LBFGS", steps: int = 100, lr: float = 1.0, b
     """Train ``model`` in place on ``dataset`` and return the per-step history.
 
     dataset: dict with ``train_input`` (N, n_in), ``train_label`` (N, n_out) and optionally
-    ``test_input``/``test_label``. loss_fn(pred, label) defaults to the mean squared error; the
-    history always reports RMSE. ``lamb`` > 0 adds the paper's sparsity penalty (see
+    ``test_input``/``test_label``. loss_fn(pred, label) defaults to the mean squared error (the
+    history then reports RMSE); with a custom loss_fn the history reports that loss, and labels
+    may have any number of columns (e.g. class indices for cross-entropy). ``lamb`` > 0 adds the paper's sparsity penalty (see
     ``kanlab.regularize``). ``metrics``: dict name -> fn(pred, label) -> float, evaluated on
     the test set (or train set if none) every ``test_every`` steps. Grid updates happen at steps
     start..stop every ``stop_grid_update_step // grid_update_num`` steps, on the step's batch.
@@ -88,7 +89,8 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
          start_grid_update_step, loss_fn, lamb, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff,
          reg_metric, log, progress, seed, metrics, test_every, max_iter, history_size, warn_out_of_range):
     _check_fit_args(opt, steps, lr, batch, grid_update_num, stop_grid_update_step, log, lamb)
-    ds = check_dataset(dataset, n_inputs=model.n_inputs, n_outputs=model.width[-1],
+    custom_loss = loss_fn is not None
+    ds = check_dataset(dataset, n_inputs=model.n_inputs, n_outputs=None if custom_loss else model.width[-1],
                        dtype=next(model.parameters()).dtype, device=next(model.parameters()).device)
     x_tr, y_tr = ds["train_input"], ds["train_label"]
     x_te, y_te = ds.get("test_input"), ds.get("test_label")
@@ -170,12 +172,12 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
         else:
             torch._foreach_copy_(good, [s.detach() for s in state])
         with torch.no_grad():
-            train_rmse = _rmse(model(xb), yb) if loss_fn is not _mse else obj.sqrt()
+            train_rmse = obj if custom_loss else obj.sqrt()  # a custom loss is reported as is
             hist["train_loss"].append(train_rmse)
             hist["reg"].append(last.get("reg", obj.new_zeros(())).detach())
             if x_te is not None and (step % test_every == 0 or step == steps - 1):
                 pred_te = model(x_te)
-                hist["test_loss"].append(_rmse(pred_te, y_te))
+                hist["test_loss"].append(loss_fn(pred_te, y_te) if custom_loss else _rmse(pred_te, y_te))
                 for name, fn in (metrics or {}).items():
                     hist[name].append(fn(pred_te, y_te))
             elif x_te is None and metrics:

@@ -36,7 +36,7 @@ def check_finite(t: torch.Tensor, name: str) -> None:
         raise KanlabError(f"{name} contains {bad} NaN or infinite value(s); drop or impute them first")
 
 
-def check_dataset(dataset, n_inputs: int, n_outputs: int, dtype=None, device=None) -> dict:
+def check_dataset(dataset, n_inputs: int, n_outputs: int | None, dtype=None, device=None) -> dict:
     """Validate a dataset dict and return it with tensors of the model's dtype/device and 2-D labels."""
     if not isinstance(dataset, dict):
         raise KanlabError("dataset must be a dict with train_input and train_label (see kanlab.create_dataset)")
@@ -57,7 +57,7 @@ def check_dataset(dataset, n_inputs: int, n_outputs: int, dtype=None, device=Non
             y = y[:, None]
         if x.dim() != 2 or x.shape[1] != n_inputs:
             raise KanlabError(f"{xi} must have shape (N, {n_inputs}) for this model, got {tuple(x.shape)}")
-        if y.dim() != 2 or y.shape[1] != n_outputs:
+        if y.dim() != 2 or (n_outputs is not None and y.shape[1] != n_outputs):
             raise KanlabError(f"{yi} must have shape (N, {n_outputs}) for this model, got {tuple(y.shape)}")
         if x.shape[0] != y.shape[0]:
             raise KanlabError(f"{xi} has {x.shape[0]} rows but {yi} has {y.shape[0]}; they must match")

@@ -18,40 +18,6 @@ class UserError(Exception):
     """An error in what the user asked for: reported in one line, exit code 2."""
 
 
-def read_csv(path, target, features=None):
-    """(X, y, feature names) from a CSV file with a header row; UserError for user mistakes."""
-    import csv
-
-    import numpy as np
-
-    if not os.path.exists(path):
-        raise UserError(f"no such file: {path}")
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    if len(rows) < 2:
-        raise UserError(f"{path} needs a header row and at least one data row")
-    header = [h.strip() for h in rows[0]]
-    if target not in header:
-        raise UserError(f"column {target!r} not in {path}; columns are: {', '.join(header)}")
-    features = [f.strip() for f in features.split(",")] if features else [h for h in header if h != target]
-    missing = [f for f in features if f not in header]
-    if missing:
-        raise UserError(f"feature column(s) {', '.join(missing)} not in {path}; columns are: {', '.join(header)}")
-    cols = [header.index(f) for f in features] + [header.index(target)]
-    data = np.empty((len(rows) - 1, len(cols)))
-    for r, row in enumerate(rows[1:], start=2):
-        for c, k in enumerate(cols):
-            try:
-                data[r - 2, c] = float(row[k])
-            except (ValueError, IndexError):
-                value = row[k] if k < len(row) else "(missing)"
-                raise UserError(f"{path} line {r}, column {header[k]!r}: {value!r} is not a number") from None
-    if not np.isfinite(data).all():
-        bad = [header[k] for c, k in enumerate(cols) if not np.isfinite(data[:, c]).all()]
-        raise UserError(f"{path} has NaN/inf values in column(s) {', '.join(bad)}; drop or impute them")
-    return data[:, :-1], data[:, -1], features
-
-
 def _write_discovery(res, out, var_names, X=None, target="y"):
     import sympy
 
@@ -77,6 +43,8 @@ def _write_discovery(res, out, var_names, X=None, target="y"):
 
 def _cmd_discover(args) -> int:
     from .model import discover
+
+    from .datasets.tabular import read_csv
 
     X, y, names = read_csv(args.csv, args.target, args.features)
     print(f"kanlab discover: {len(y)} rows, features {', '.join(names)} -> {args.target}")

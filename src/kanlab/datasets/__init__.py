@@ -2,7 +2,8 @@
 from .feynman import FEYNMAN, feynman_equation
 from .special import SPECIAL_FUNCTIONS, special_function
 from .synthetic import create_dataset
+from .tabular import from_csv, read_csv
 from .toy import TOY_FUNCTIONS, toy_function
 
 __all__ = ["create_dataset", "TOY_FUNCTIONS", "toy_function", "SPECIAL_FUNCTIONS", "special_function",
-           "FEYNMAN", "feynman_equation"]
+           "FEYNMAN", "feynman_equation", "from_csv", "read_csv"]

@@ -127,7 +127,7 @@ def _taylor_regime(cand, model, l, i, x) -> bool:
 
 def _prune_search(model, ds, steps, levels=(1e-1, 3e-2, 1e-2)):
     """Prune at several node thresholds, retrain each briefly, keep the smallest model whose
-    test error is within 3x of the best (or below 1% of std(y))."""
+    test error is within 3x of the best (or below 1% of std(y)), capped at 10% of std(y)."""
     xtr = ds["train_input"]
     found = []
     for th in levels:
@@ -141,7 +141,10 @@ def _prune_search(model, ds, steps, levels=(1e-1, 3e-2, 1e-2)):
     if not found:
         return model
     best = min(f[0] for f in found)
-    tol = max(3 * best, 1e-2 * float(ds["train_label"].std()))
+    # standardised units: within 3x of the best pruned model or 1% of std(y), but never a
+    # model that explains less than ~99% of the variance when the best one does better
+    tol = max(3 * best, 1e-2)
+    tol = min(tol, max(0.1, 1.5 * best))
     model = min((f for f in found if f[0] <= tol), key=lambda f: (f[1], f[0]))[2]
     # greedy: drop whole hidden nodes while a short retraining keeps the error within tol
     while True:

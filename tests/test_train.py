@@ -45,8 +45,10 @@ def test_nan_loss_restores_last_good_parameters(ds):
     calls = {"n": 0}
 
     def bad_loss(pred, label):
-        calls["n"] += 1
         loss = torch.mean((pred - label) ** 2)
+        if not pred.requires_grad:  # the per-step test evaluation also uses a custom loss
+            return loss
+        calls["n"] += 1
         return loss * float("nan") if calls["n"] > 3 else loss
 
     with pytest.warns(RuntimeWarning, match="non-finite"):

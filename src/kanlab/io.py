@@ -10,7 +10,6 @@ import json
 import os
 import tempfile
 
-import torch
 
 from .validate import KanlabError
 

@@ -17,7 +17,6 @@ Conventions
 """
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np

@@ -10,6 +10,10 @@ node's score:
 so scores measure how much of an output's variation flows through each edge and node; the
 input scores N_0 rank the model's inputs. Forward magnitudes (the paper's pruning metric) are
 also given: mean |phi_ij| over the samples divided by the mean |value| of node j.
+
+Under backward attribution a hidden node's incoming score sum_i E_{l-1}[i, j] is never below its
+outgoing score N_l[j] (the spread of a sum is at most the sum of the spreads), so pruning by
+"both scores above the threshold" (the paper's rule) is decided by the outgoing score.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ class Scores:
     edge[l] (in_l, out_l) and node[l] (width[l],) per layer (node[-1] are the outputs, all 1);
     ``input`` (n_inputs,) over the model's ORIGINAL columns (0 for pruned inputs);
     forward_edge[l] the forward magnitudes; edge_std[l] the raw activation spreads;
+    edge_mean[l] the mean activations (pruning keeps them in the biases);
     x_range[l] (in_l, 2) the min/max of each layer input on the data (for plots).
     """
 
@@ -36,6 +41,11 @@ class Scores:
     forward_edge: list
     edge_std: list
     x_range: list
+    edge_mean: list
+
+    def node_in(self, l: int) -> torch.Tensor:
+        """Incoming score of the nodes of layer ``l`` >= 1: the sum of their incoming edge scores."""
+        return self.edge[l - 1].sum(0)
 
 
 @torch.no_grad()
@@ -43,11 +53,12 @@ def attribute(network, x: torch.Tensor) -> Scores:
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[0] < 2:
         raise ValueError("attribute needs data x of shape (N, n_inputs) with N >= 2 samples")
     h = network.select_inputs(x.to(next(network.parameters()).dtype))
-    stds, fwd, ranges = [], [], []
+    stds, fwd, ranges, means = [], [], [], []
     for l in range(len(network.layers)):
         phi = network.edge_values(l, h)  # (N, in, out)
         node = network.layer_forward(l, h)  # (N, out)
         stds.append((phi.std(0, unbiased=False), node.std(0, unbiased=False)))
+        means.append(phi.mean(0))
         fwd.append(phi.abs().mean(0) / (node.abs().mean(0) + 1e-12))
         ranges.append(torch.stack([h.min(0).values, h.max(0).values], dim=1))
         h = node
@@ -60,8 +71,8 @@ def attribute(network, x: torch.Tensor) -> Scores:
         edge_scores[l] = e_std / (n_std + 1e-12) * node_scores[l + 1]
         node_scores[l] = edge_scores[l].sum(1)
     full = torch.zeros(network.n_inputs, dtype=h.dtype, device=h.device)
-    full[network.input_ids] = node_scores[0]
-    return Scores(edge_scores, node_scores, full, fwd, [s[0] for s in stds], ranges)
+    full[network.input_index] = node_scores[0]
+    return Scores(edge_scores, node_scores, full, fwd, [s[0] for s in stds], ranges, means)
 
 
 def feature_score(network, x: torch.Tensor) -> torch.Tensor:

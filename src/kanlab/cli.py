@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=_cmd_discover)
     r = sub.add_parser("reproduce", help="run one of the paper's experiments and write tables and plots")
-    r.add_argument("name", help="experiment name (continual, pde, rapidity)")
+    r.add_argument("name", help="experiment name (toy, special, feynman, pde, continual, rapidity)")
     r.add_argument("--quick", action="store_true", help="a smoke version that finishes in seconds")
     r.add_argument("--out", default=None, help="output directory (default results/NAME or results_quick/NAME)")
     r.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")

@@ -209,7 +209,7 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
     model = model_cls([n, hidden, 1], grid=grids[0], k=3, seed=seed, dtype=torch.float64)
     train.fit(model, ds, steps=sparse_steps, lamb=lamb, lamb_entropy=lamb_entropy, progress=False)
     model = _prune_search(model, ds, steps)
-    say(f"pruned to {model.width}, inputs {[names[i] for i in model.input_ids.tolist()]}")
+    say(f"pruned to {model.width}, inputs {[names[i] for i in model.input_ids]}")
     for i, g in enumerate(grids):
         if i:
             model = model.refine(g)

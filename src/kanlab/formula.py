@@ -42,7 +42,7 @@ def symbolic_formula(network, var_names=None, simplify: bool = True, digits: int
         raise ValueError(f"{len(numeric)} edge(s) are still numeric splines: {shown}; fix them with "
                          "fix_symbolic(l, i, j, name, x=...) or auto_symbolic(x)")
     syms = _symbols(network, var_names)
-    h = [syms[i] for i in network.input_ids.tolist()]
+    h = [syms[i] for i in network.input_ids]
     for l, layer in enumerate(network.layers):
         out = [sympy.Integer(0)] * layer.out_dim
         if layer.bias is not None:

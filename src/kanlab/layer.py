@@ -159,15 +159,16 @@ class KANLayer(nn.Module):
             table = table.to(x.dtype)
         return spline.basis(x, self.knots, self.k, deriv=deriv, table=table)
 
-    def spline_values(self, x: torch.Tensor) -> torch.Tensor:
+    def spline_values(self, x: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
         """sum_m c_ijm B_m(x_i) for every edge: (N, in) -> (N, in, out). For analysis, not the hot path."""
-        return torch.einsum("nim,iom->nio", self.basis(x), self.coef)
+        return torch.einsum("nim,iom->nio", self.basis(x) if basis is None else basis, self.coef)
 
-    def edge_values(self, x: torch.Tensor) -> torch.Tensor:
+    def edge_values(self, x: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
         """phi_ij(x_i) for every edge: (N, in) -> (N, in, out). Summing over i and adding
-        the bias gives forward(x). For analysis (scores, plots, symbolic fits), not the hot path."""
+        the bias gives forward(x). For analysis (scores, plots, symbolic fits), not the hot path.
+        ``basis``: optional precomputed ``self.basis(x)``."""
         self._check_input(x)
-        sp = self.spline_values(x) * self.scale_sp
+        sp = self.spline_values(x, basis) * self.scale_sp
         return (sp + self.base(x).unsqueeze(-1) * self.scale_base) * self.mask
 
     def out_of_range_fraction(self, x: torch.Tensor) -> float:

@@ -33,9 +33,9 @@ class KANNetwork(nn.Module):
     """A KAN of shape ``width`` = [n0, n1, ..., nL].
 
     ``seed`` seeds this model's initialisation only, through a private generator: the global
-    torch RNG is neither read nor changed. ``input_ids`` (a buffer) holds the original indices
-    of the inputs the network reads: after input pruning the model still takes all original
-    columns and selects its own.
+    torch RNG is neither read nor changed. The buffer ``input_index`` holds the original indices
+    of the inputs the network reads (``input_ids`` gives them as a list): after input pruning
+    the model still takes all original columns and selects its own.
     """
 
     def __init__(self, width, grid: int = 5, k: int = 3, seed: int = 0, grid_range=(-1.0, 1.0),
@@ -58,7 +58,7 @@ class KANNetwork(nn.Module):
         )
         self.symbolic = nn.ModuleList(SymbolicEdges(width[l], width[l + 1], dtype=dtype, device=device)
                                       for l in range(len(width) - 1))
-        self.register_buffer("input_ids", torch.arange(width[0], device=device))
+        self.register_buffer("input_index", torch.arange(width[0], device=device))
 
     # ------------------------------------------------------------------ shape
     @property
@@ -78,8 +78,15 @@ class KANNetwork(nn.Module):
         return self.layers[0].k
 
     @property
-    def input_ids_list(self) -> list[int]:
-        return [int(i) for i in self.input_ids]
+    def input_ids(self) -> list[int]:
+        """Original column indices of the inputs this network reads (all columns unless pruned)."""
+        return [int(i) for i in self.input_index]
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        old = prefix + "input_ids"  # files written before the buffer was renamed input_index
+        if old in state_dict and prefix + "input_index" not in state_dict:
+            state_dict[prefix + "input_index"] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self) -> str:
         return f"width={self.width}"
@@ -91,9 +98,9 @@ class KANNetwork(nn.Module):
             raise TypeError(f"expected a torch.Tensor of shape (..., {self.n_inputs}), got {type(x).__name__}")
         if x.dim() < 1 or x.shape[-1] != self.n_inputs:
             raise ValueError(f"expected input of shape (..., {self.n_inputs}), got {tuple(x.shape)}")
-        if self.input_ids.numel() == self.n_inputs:
+        if self.input_index.numel() == self.n_inputs:
             return x
-        return x.index_select(-1, self.input_ids)
+        return x.index_select(-1, self.input_index)
 
     def layer_forward(self, l: int, x: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
         """Output of layer ``l`` (all its edges, numeric and symbolic, summed at the nodes).
@@ -105,10 +112,10 @@ class KANNetwork(nn.Module):
             y = y + sym(x.reshape(-1, x.shape[-1])).reshape(*lead, -1)
         return y
 
-    def edge_values(self, l: int, x: torch.Tensor) -> torch.Tensor:
+    def edge_values(self, l: int, x: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
         """phi_ij(x_i) of every edge of layer ``l`` on its inputs x (N, in) -> (N, in, out),
-        numeric and symbolic edges together."""
-        values = self.layers[l].edge_values(x)
+        numeric and symbolic edges together. ``basis``: optional precomputed basis features of x."""
+        values = self.layers[l].edge_values(x, basis=basis)
         if len(self.symbolic[l]):
             values = values + self.symbolic[l].edge_values(x)
         return values
@@ -186,5 +193,5 @@ class KANNetwork(nn.Module):
         model.symbolic = nn.ModuleList(SymbolicEdges(l["in_dim"], l["out_dim"], names=l.get("symbolic", []), dtype=dtype)
                                        for l in layers)
         model.n_inputs = cfg["n_inputs"]
-        model.input_ids = torch.arange(width[0])
+        model.input_index = torch.arange(width[0])
         return model

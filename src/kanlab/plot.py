@@ -54,13 +54,34 @@ def training_curves(history, labels=None, path=None, logy=True):
     return fig
 
 
-def plot_network(network, x, path=None, in_vars=None, out_vars=None, beta: float = 3.0, scale: float = 1.0,
-                 title=None):
-    """The paper's network diagram: nodes in rows, and on every edge a small drawing of its
-    learned curve over the range of inputs it sees on x, with opacity tanh(beta * score).
+def _formula_text(name, params) -> str:
+    """Short label c*f(a*x+b)+d of a symbolic edge, e.g. '1.5 sin(2x+0.3)'."""
+    a, b, c, d = params
 
-    Symbolic edges (if the model has any) are drawn in red with their formula. Returns the
-    matplotlib Figure; writes PNG/SVG/PDF (by extension) only when ``path`` is given.
+    def num(v):
+        return f"{v:.2g}"
+
+    inner = ("x" if abs(a - 1) < 5e-3 else "-x" if abs(a + 1) < 5e-3 else f"{num(a)}x")
+    if abs(b) >= 5e-3:
+        inner += f"{'+' if b > 0 else '-'}{num(abs(b))}"
+    text = f"{name}({inner})"
+    if abs(c - 1) >= 5e-3:
+        text = ("-" if abs(c + 1) < 5e-3 else f"{num(c)} ") + text
+    if abs(d) >= 5e-3:
+        text += f"{'+' if d > 0 else '-'}{num(abs(d))}"
+    return text
+
+
+def plot_network(network, x, path=None, in_vars=None, out_vars=None, beta: float = 3.0, scale: float = 1.0,
+                 title=None, n_points: int = 80):
+    """The paper's network diagram: nodes as dots in one row per layer; between two rows a small
+    drawing of every live edge's learned curve over the range of inputs it sees on x, wired from
+    its input node to its output node, with opacity tanh(beta * score) (backward attribution).
+
+    Symbolic edges (if the model has any) are drawn in red with their formula c*f(a*x+b)+d.
+    ``in_vars`` names the inputs (all original columns, or just the kept ones), ``out_vars`` the
+    outputs; LaTeX like "$x_1$" is fine. Returns the matplotlib Figure; writes PNG/SVG/PDF (by
+    the extension of ``path``) only when ``path`` is given.
     """
     import numpy as np
     import torch
@@ -73,63 +94,72 @@ def plot_network(network, x, path=None, in_vars=None, out_vars=None, beta: float
     scores = attribute(network, x)
     width = network.width
     L = len(width) - 1
-    in_names = list(in_vars) if in_vars is not None else [f"$x_{{{i + 1}}}$" for i in network.input_ids.tolist()]
+    in_names = list(in_vars) if in_vars is not None else [f"$x_{{{i + 1}}}$" for i in network.input_ids]
     if in_vars is not None and len(in_names) == network.n_inputs and network.n_inputs != width[0]:
-        in_names = [in_names[i] for i in network.input_ids.tolist()]
+        in_names = [in_names[i] for i in network.input_ids]
     out_names = list(out_vars) if out_vars is not None else [f"$y_{{{j + 1}}}$" if width[-1] > 1 else "$y$" for j in range(width[-1])]
-    max_w = max(width)
-    fig_w = max(4.0, 1.6 * max_w) * scale
+
+    sym = getattr(network, "symbolic", None)
+    sym_edges = {}
+    if sym is not None:
+        for l in range(L):
+            for (i, j, name, params) in sym[l].edges():
+                sym_edges[(l, i, j)] = _formula_text(name, params)
+    # the edges drawn in each layer: live numeric or symbolic ones, in (i, j) order
+    edges = [[(i, j) for i in range(width[l]) for j in range(width[l + 1])
+              if network.layers[l].mask[i, j] > 0 or (l, i, j) in sym_edges] for l in range(L)]
+    slots = max([max(width)] + [len(e) for e in edges])
+    fig_w = min(max(4.0, 1.6 * max(width), 0.6 * slots), 40.0) * scale
     fig_h = 2.6 * L * scale
     fig = plt.figure(figsize=(fig_w, fig_h))
     ax = fig.add_axes([0, 0, 1, 1])
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.08, 1.08)
     ax.axis("off")
+    to_fig = ax.transData + fig.transFigure.inverted()
 
-    def node_x(l, i):
-        return (i + 0.5) / width[l]
+    def node_xy(l, i):
+        return (i + 0.5) / width[l], l / L
 
-    def node_y(l):
-        return l / L
-
-    sym_edges = {}
-    sym = getattr(network, "symbolic", None)
-    if sym is not None:
-        for l in range(L):
-            for (i, j, name, params) in sym[l].edges():
-                sym_edges[(l, i, j)] = name
-    inset = min(0.5 / max_w, 0.12)
+    dtype = next(network.parameters()).dtype
     for l in range(L):
-        lo_hi = scores.x_range[l]
-        grid = torch.stack([torch.linspace(float(lo), float(hi), 60) for lo, hi in lo_hi.tolist()], dim=1)
-        grid = grid.to(next(network.parameters()).dtype)
+        if not edges[l]:
+            continue
+        lo_hi = scores.x_range[l].tolist()
+        grid = torch.stack([torch.linspace(lo, hi, n_points, dtype=torch.float64) for lo, hi in lo_hi], dim=1).to(dtype)
         with torch.no_grad():
-            curves = network.edge_values(l, grid).cpu().numpy()  # (60, in, out)
-        for i in range(width[l]):
-            for j in range(width[l + 1]):
-                alpha = float(np.tanh(beta * float(scores.edge[l][i, j])))
-                x0, y0, x1, y1 = node_x(l, i), node_y(l), node_x(l + 1, j), node_y(l + 1)
-                symbolic = (l, i, j) in sym_edges
-                color = "tab:red" if symbolic else "black"
-                ax.plot([x0, x1], [y0, y1], color=color, alpha=max(alpha, 0.03), lw=0.8 * scale)
-                if alpha < 0.05:
-                    continue
-                cx, cy = x0 + 0.5 * (x1 - x0), y0 + 0.5 * (y1 - y0)
-                sub = fig.add_axes([cx - inset / 2, (cy + 0.08) / 1.16 - inset * fig_w / fig_h / 2, inset, inset * fig_w / fig_h])
-                sub.plot(grid[:, i].numpy(), curves[:, i, j], color=color, alpha=alpha, lw=1.2)
-                sub.set_xticks([])
-                sub.set_yticks([])
-                for sp in sub.spines.values():
-                    sp.set_alpha(alpha)
-                if symbolic:
-                    sub.set_title(sym_edges[(l, i, j)], fontsize=7, color="tab:red", pad=1)
+            curves = network.edge_values(l, grid).cpu().double().numpy()  # (n_points, in, out)
+        grid = grid.cpu().double().numpy()
+        n = len(edges[l])
+        w = min(0.8 / n, 0.12)  # inset width, axes units (= figure fraction)
+        h = min(w * fig_w / fig_h * 1.16, 0.45 / L)  # inset height in data units
+        w = h / (fig_w / fig_h * 1.16)  # square insets
+        cy = (l + 0.5) / L
+        for k, (i, j) in enumerate(edges[l]):
+            alpha = float(np.tanh(beta * float(scores.edge[l][i, j])))
+            color = "tab:red" if (l, i, j) in sym_edges else "black"
+            cx = (k + 0.5) / n
+            (x0, y0), (x1, y1) = node_xy(l, i), node_xy(l + 1, j)
+            line_alpha = max(alpha, 0.05)
+            ax.plot([x0, cx], [y0, cy - h / 2], color=color, alpha=line_alpha, lw=0.8 * scale)
+            ax.plot([cx, x1], [cy + h / 2, y1], color=color, alpha=line_alpha, lw=0.8 * scale)
+            (fx0, fy0), (fx1, fy1) = to_fig.transform([(cx - w / 2, cy - h / 2), (cx + w / 2, cy + h / 2)])
+            sub = fig.add_axes([fx0, fy0, fx1 - fx0, fy1 - fy0])
+            sub.plot(grid[:, i], curves[:, i, j], color=color, alpha=max(alpha, 0.05), lw=1.2 * scale)
+            sub.set_xticks([])
+            sub.set_yticks([])
+            sub.patch.set_alpha(0.0)
+            for spine in sub.spines.values():
+                spine.set_alpha(max(alpha, 0.05))
+            if (l, i, j) in sym_edges:
+                sub.set_title(sym_edges[(l, i, j)], fontsize=7 * scale, color="tab:red", pad=1)
     for l in range(L + 1):
-        for i in range(width[l]):
-            ax.scatter([node_x(l, i)], [node_y(l)], s=40 * scale, color="black", zorder=5)
+        pts = [node_xy(l, i) for i in range(width[l])]
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=40 * scale, color="black", zorder=5)
     for i, name in enumerate(in_names[: width[0]]):
-        ax.text(node_x(0, i), -0.05, name, ha="center", va="top", fontsize=11)
+        ax.text(node_xy(0, i)[0], -0.04, name, ha="center", va="top", fontsize=11 * scale)
     for j, name in enumerate(out_names[: width[-1]]):
-        ax.text(node_x(L, j), 1.05, name, ha="center", va="bottom", fontsize=11)
+        ax.text(node_xy(L, j)[0], 1.04, name, ha="center", va="bottom", fontsize=11 * scale)
     if title:
         fig.suptitle(title)
     if path is not None:

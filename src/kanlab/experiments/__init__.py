@@ -5,7 +5,7 @@ import importlib
 
 from .runner import Experiment, run_experiment
 
-AVAILABLE = ("continual", "pde", "rapidity")
+AVAILABLE = ("continual", "feynman", "pde", "rapidity", "special", "toy")
 
 __all__ = ["AVAILABLE", "get_experiment", "run_experiment", "Experiment"]
 

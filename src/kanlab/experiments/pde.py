@@ -62,7 +62,7 @@ def errors(model, mesh):
 
 
 def jobs(quick):
-    steps = 5 if quick else 20  # per grid stage for the KAN (3 stages), x3 for the MLPs: budget-bound
+    steps = 3 if quick else 20  # per grid stage for the KAN (3 stages), x3 for the MLPs: budget-bound
     js = [{"id": "kan", "model": "kan", "grids": [5, 10, 20], "steps": steps}]
     js += [{"id": "mlp_large", "model": "mlp", "width": [2, 100, 100, 100, 1], "steps": 3 * steps},
            {"id": "mlp_small", "model": "mlp", "width": [2, 32, 32, 1], "steps": 3 * steps}]

@@ -61,7 +61,8 @@ def report(results, out, quick):
         fh.write(f"w = {r['formula']}\n")
     model = KAN.from_config(r["config"])
     shapes = {k: v.shape for k, v in model.state_dict().items()}
-    model.load_state_dict({k: torch.tensor(v, dtype=torch.float64 if k != "input_ids" and not k.endswith("index") else torch.long).reshape(shapes[k]).to(model.state_dict()[k].dtype) for k, v in r["state"].items()})
+    state = {{"input_ids": "input_index"}.get(k, k): v for k, v in r["state"].items()}  # older results: old buffer name
+    model.load_state_dict({k: torch.tensor(v, dtype=torch.float64 if not k.endswith("index") else torch.long).reshape(shapes[k]).to(model.state_dict()[k].dtype) for k, v in state.items()})
     ds = create_dataset(w, n_var=2, ranges=[-0.9, 0.9], train_num=500, test_num=0, seed=0)
     model.plot(os.path.join(out, "pruned_network.png"), x=ds["train_input"], in_vars=["$u$", "$v$"], out_vars=["$w$"])
 

@@ -21,7 +21,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
-from kanlab import KAN, create_dataset
+from kanlab import KAN, create_dataset, fused_grad
 
 PYKAN = {"time_s": 19.5, "rmse": [3.0e-3, 4.6e-4, 1.4e-4]}
 TARGET = [3e-3, 5e-4, 1.5e-4]
@@ -48,10 +48,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--compare-autograd", action="store_true",
+                    help="interleave runs with the fused MSE gradient off (plain autograd) and report the ratio")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    totals = []
+    totals, autograd_totals = [], []
     for r in range(args.repeats):
+        if args.compare_autograd:
+            fused_grad.ENABLED = False
+            autograd_totals.append(sum(s[2] for s in run_once()))
+            fused_grad.ENABLED = True
+            print(f"autograd-only run: {autograd_totals[-1]:.2f} s")
         stages = run_once()
         total = sum(s[2] for s in stages)
         totals.append(total)
@@ -62,6 +69,10 @@ def main(argv=None):
     if args.repeats > 1:
         med = statistics.median(totals)
         print(f"median total over {args.repeats}: {med:.2f} s -> {PYKAN['time_s'] / med:.1f}x faster than pykan")
+    if autograd_totals:
+        ag = statistics.median(autograd_totals)
+        print(f"fused MSE gradient vs autograd: median {statistics.median(totals):.2f} s vs {ag:.2f} s "
+              f"-> {ag / statistics.median(totals):.2f}x")
     return 0
 
 

@@ -12,6 +12,7 @@ import warnings
 
 import torch
 
+from . import fused_grad
 from .optim import LBFGS
 from .validate import check_dataset
 
@@ -127,6 +128,8 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
     stopped_nan = False
     basis0 = None
     reuse_basis = hasattr(model, "layers") and hasattr(model, "select_inputs")  # a KAN (not e.g. an MLP)
+    # plain MSE on a plain KAN: loss and gradient in one pass without autograd (see fused_grad)
+    fused = not custom_loss and penalty is None and fused_grad.supports(model, params)
     for step in range(steps):
         idx = None if batch == -1 or batch >= n else torch.randperm(n, generator=gen)[:batch].to(x_tr.device)
         xb = x_tr if idx is None else x_tr[idx]
@@ -136,10 +139,14 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
             basis0 = None
         if reuse_basis and (basis0 is None or idx is not None):  # first-layer features are fixed between grid updates
             with torch.no_grad():
-                basis0 = model.layers[0].basis(model.select_inputs(xb))
+                xs = model.select_inputs(xb)
+                basis0 = model.layers[0].basis(xs)
         last = {}
 
         def closure():
+            if fused:
+                loss = last["obj"] = fused_grad.mse_and_grad(model, xs, yb, basis0)
+                return loss
             for p in params:
                 p.grad = None
             pred = model(xb, first_basis=basis0) if reuse_basis else model(xb)

@@ -105,3 +105,27 @@ def test_accuracy_recipe_first_stage():
     m = KAN([2, 5, 1], grid=5, k=3, seed=0)
     h = m.fit(ds, steps=20, progress=False)
     assert h["test_loss"][-1] < 1e-2
+
+
+def test_cross_entropy_classification_with_accuracy_metric():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(400, 2, generator=g) * 2 - 1
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0.1).double()  # class index 0/1
+    ds = {"train_input": x[:300], "train_label": y[:300], "test_input": x[300:], "test_label": y[300:]}
+    m = KAN([2, 2, 2], grid=3, seed=0)
+    h = m.fit(ds, steps=10, loss_fn="cross_entropy", metrics=["accuracy"], progress=False)
+    assert len(h["accuracy"]) == 10 and h["accuracy"][-1] >= 0.95
+    assert h["train_loss"][-1] < h["train_loss"][0]  # the cross-entropy itself, not an RMSE
+
+
+def test_unknown_loss_or_metric_or_bad_class_labels_are_clear_errors(ds):
+    from kanlab.validate import KanlabError
+
+    m = KAN([2, 2, 2], grid=3, seed=0)
+    with pytest.raises(KanlabError, match="unknown loss_fn"):
+        m.fit(ds, steps=1, loss_fn="hinge", progress=False)
+    with pytest.raises(KanlabError, match="unknown metric"):
+        m.fit(ds, steps=1, loss_fn="cross_entropy", metrics=["f1"], progress=False)
+    bad = {"train_input": ds["train_input"], "train_label": torch.full((len(ds["train_input"]),), 5.0)}
+    with pytest.raises(KanlabError, match="class labels"):
+        m.fit(bad, steps=1, loss_fn="cross_entropy", progress=False)

@@ -12,7 +12,7 @@ import warnings
 
 import torch
 
-from . import fused_grad
+from . import fused_grad, losses
 from .optim import LBFGS
 from .validate import check_dataset
 
@@ -63,7 +63,9 @@ def fit(model, dataset, opt: str = "LBFGS", steps: int = 100, lr: float = 1.0, b
     dataset: dict with ``train_input`` (N, n_in), ``train_label`` (N, n_out) and optionally
     ``test_input``/``test_label``. loss_fn(pred, label) defaults to the mean squared error (the
     history then reports RMSE); with a custom loss_fn the history reports that loss, and labels
-    may have any number of columns (e.g. class indices for cross-entropy). ``lamb`` > 0 adds the paper's sparsity penalty (see
+    may have any number of columns. ``loss_fn="cross_entropy"`` trains a classifier: the model's
+    outputs are the logits of C classes and labels the class indices 0..C-1 (N,) or (N, 1).
+    ``metrics`` may also name built-ins: ``metrics=["accuracy"]`` or ``{"acc": "accuracy"}``. ``lamb`` > 0 adds the paper's sparsity penalty (see
     ``kanlab.regularize``). ``metrics``: dict name -> fn(pred, label) -> float, evaluated on
     the test set (or train set if none) every ``test_every`` steps. Grid updates happen at steps
     start..stop every ``stop_grid_update_step // grid_update_num`` steps, on the step's batch.
@@ -90,6 +92,10 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
          start_grid_update_step, loss_fn, lamb, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff,
          reg_metric, log, progress, seed, metrics, test_every, max_iter, history_size, warn_out_of_range):
     _check_fit_args(opt, steps, lr, batch, grid_update_num, stop_grid_update_step, log, lamb)
+    loss_fn = losses.get_loss(loss_fn)
+    if metrics is not None and not isinstance(metrics, dict):  # a list of names
+        metrics = {m if isinstance(m, str) else getattr(m, "__name__", "metric"): m for m in metrics}
+    metrics = {name: losses.get_metric(fn) for name, fn in (metrics or {}).items()}
     custom_loss = loss_fn is not None
     ds = check_dataset(dataset, n_inputs=model.n_inputs, n_outputs=None if custom_loss else model.width[-1],
                        dtype=next(model.parameters()).dtype, device=next(model.parameters()).device)

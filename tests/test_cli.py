@@ -40,6 +40,6 @@ def test_discover_cli_writes_outputs(tmp_path, capsys):
     np.savetxt(p, np.column_stack([X, y]), delimiter=",", header="p,q,y", comments="")
     out = tmp_path / "out"
     assert main(["discover", str(p), "--target", "y", "--out", str(out), "--quiet"]) == 0
-    for name in ("formula.txt", "formula.tex", "model.kan", "network.png", "report.md"):
+    for name in ("formula.txt", "formula.tex", "formula.py", "model.kan", "network.png", "report.md"):
         assert (out / name).exists(), name
     assert "y =" in capsys.readouterr().out

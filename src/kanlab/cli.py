@@ -26,6 +26,10 @@ def _write_discovery(res, out, var_names, X=None, target="y"):
         fh.write(f"{target} = {res.formula}\n")
     with open(os.path.join(out, "formula.tex"), "w") as fh:
         fh.write(sympy.latex(res.formula) + "\n")
+    from .formula import to_python_source
+
+    with open(os.path.join(out, "formula.py"), "w") as fh:
+        fh.write(to_python_source(res.formula, var_names, name=target if target.isidentifier() else "formula"))
     res.model.save(os.path.join(out, "model.kan"))
     if X is not None:
         import torch
@@ -52,7 +56,7 @@ def _cmd_discover(args) -> int:
     print(f"{args.target} = {res.formula}")
     print(f"test RMSE {res.test_rmse:.4g}, R^2 {res.r2:.6f} ({res.seconds:.1f} s)")
     _write_discovery(res, args.out, names, X, args.target)
-    print(f"wrote formula.txt, formula.tex, model.kan, network.png, report.md to {args.out}")
+    print(f"wrote formula.txt, formula.tex, formula.py, model.kan, network.png, report.md to {args.out}")
     return 0
 
 
@@ -85,7 +89,7 @@ def _demo_discover(args) -> int:
     print(f"w = {res.formula}")
     print(f"test RMSE {res.test_rmse:.3g}, R^2 {res.r2:.6f}, {res.seconds:.1f} s")
     _write_discovery(res, args.out, ["u", "v"], X, "w")
-    print(f"wrote formula.txt, formula.tex, model.kan, network.png, report.md to {args.out}")
+    print(f"wrote formula.txt, formula.tex, formula.py, model.kan, network.png, report.md to {args.out}")
     return 0
 
 
@@ -145,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=_cmd_discover)
     r = sub.add_parser("reproduce", help="run one of the paper's experiments and write tables and plots")
-    r.add_argument("name", help="experiment name (toy, special, feynman, pde, continual, rapidity)")
+    r.add_argument("name", help="experiment name (toy, special, feynman, pde, continual, rapidity, knots, anderson)")
     r.add_argument("--quick", action="store_true", help="a smoke version that finishes in seconds")
     r.add_argument("--out", default=None, help="output directory (default results/NAME or results_quick/NAME)")
     r.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")

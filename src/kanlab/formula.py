@@ -16,7 +16,7 @@ import torch
 
 from . import symbolic
 
-__all__ = ["symbolic_formula", "to_latex", "to_callable", "formula_check", "round_expr"]
+__all__ = ["symbolic_formula", "to_latex", "to_callable", "to_python_source", "formula_check", "round_expr"]
 
 
 def _symbols(network, var_names):
@@ -65,6 +65,26 @@ def symbolic_formula(network, var_names=None, simplify: bool = True, digits: int
 
 def to_latex(expr) -> str:
     return sympy.latex(expr)
+
+
+def to_python_source(exprs, var_names, name: str = "formula") -> str:
+    """Stand-alone Python source (numpy only) of a function ``name(x0, x1, ...)`` returning the
+    formula's value (or a tuple of values for a list of formulas)."""
+    from sympy.printing.numpy import NumPyPrinter
+
+    if not name.isidentifier():
+        raise ValueError(f"name must be a Python identifier, got {name!r}")
+    single = not isinstance(exprs, (list, tuple))
+    exprs = [exprs] if single else list(exprs)
+    syms = [sympy.Symbol(v) if isinstance(v, str) else v for v in var_names]
+    args = [f"x{k}" for k in range(len(syms))]
+    subs = {s: sympy.Symbol(a) for s, a in zip(syms, args)}
+    printer = NumPyPrinter({"fully_qualified_modules": True})
+    body = [printer.doprint(sympy.sympify(e).xreplace(subs)) for e in exprs]
+    ret = body[0] if single else "(" + ", ".join(body) + ",)"
+    doc = ", ".join(f"{a} = {s}" for a, s in zip(args, syms))
+    return (f"import numpy\n\n\ndef {name}({', '.join(args)}):\n    \"\"\"{doc}\"\"\"\n"
+            f"    return {ret}\n")
 
 
 def to_callable(exprs, var_names, backend: str = "numpy"):

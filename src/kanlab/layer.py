@@ -16,6 +16,7 @@ from torch import nn
 
 from . import spline
 from .sparse_spline import sparse_spline_matmul
+from .validate import check_range
 
 __all__ = ["KANLayer", "BASE_FUNCTIONS"]
 
@@ -60,7 +61,7 @@ class KANLayer(nn.Module):
         if not 0.0 <= grid_eps <= 1.0:
             raise ValueError(f"grid_eps must be in [0, 1], got {grid_eps}")
         self.in_dim, self.out_dim, self.grid, self.k = in_dim, out_dim, grid, k
-        self.grid_range = tuple(float(v) for v in grid_range)
+        self.grid_range = check_range(grid_range, "grid_range")
         self.grid_eps, self.noise_scale, self.base_fun = float(grid_eps), float(noise_scale), base_fun
         self.scale_base_mu, self.scale_base_sigma, self.scale_sp_init = scale_base_mu, scale_base_sigma, scale_sp
         self.sparse: bool | None = None  # None: automatic by grid size (see use_sparse)
@@ -119,6 +120,9 @@ class KANLayer(nn.Module):
             raise TypeError(f"KANLayer expects a torch.Tensor, got {type(x).__name__}")
         if x.dim() < 1 or x.shape[-1] != self.in_dim:
             raise ValueError(f"KANLayer expects input of shape (..., {self.in_dim}), got {tuple(x.shape)}")
+        if x.dtype != self.coef.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(f"KANLayer has {self.coef.dtype} parameters but got a {x.dtype} input; convert one "
+                            f"of them (e.g. x.to({self.coef.dtype}) or layer.to({x.dtype}))")
 
     def spline_weight(self) -> torch.Tensor:
         """The (in * (G+k), out) matrix multiplying the flattened basis features."""
@@ -143,7 +147,7 @@ class KANLayer(nn.Module):
             table = self.basis_table if self.basis_table.dtype == x2.dtype else self.basis_table.to(x2.dtype)
             y = y + sparse_spline_matmul(x2, self.knots.to(x2.dtype), table, self.k, self.spline_weight())
         else:
-            feats = (self.basis(x2) if basis is None else basis).reshape(x2.shape[0], -1)
+            feats = (self.basis(x2) if basis is None else basis).reshape(x2.shape[0], self.in_dim * self.n_basis)
             y = torch.addmm(y, feats, self.spline_weight())
         return y.reshape(*lead, self.out_dim)
 

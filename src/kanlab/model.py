@@ -1,7 +1,7 @@
 """KAN: the user-facing facade. Each method delegates to the module that does the work."""
 from __future__ import annotations
 
-from . import attribution, formula, io, plot, prune, symbolic_fit, train
+from . import attribution, export, formula, io, plot, prune, symbolic_fit, train
 from . import discover as _discover
 from .network import KANNetwork
 
@@ -22,6 +22,14 @@ class KAN(KANNetwork):
     def fit(self, dataset, **kwargs):
         """Train in place; see :func:`kanlab.train.fit` for the arguments. Returns the history."""
         return train.fit(self, dataset, **kwargs)
+
+    def to_torchscript(self, path=None):
+        """A scripted inference copy (TorchScript), saved to ``path`` if given (see :mod:`kanlab.export`)."""
+        return export.to_torchscript(self, path)
+
+    def to_onnx(self, path, opset: int = 17):
+        """Write the model as ONNX (input "x" (batch, n_inputs), output "y"); needs ``kanlab[export]``."""
+        return export.to_onnx(self, path, opset=opset)
 
     def attribute(self, x):
         """Edge / node / input importance scores on data x (see :mod:`kanlab.attribution`)."""

@@ -279,7 +279,7 @@ class _BSplineBasis(torch.autograd.Function):
         if need:
             ctx.save_for_backward(x, knots, table, idx, dvals)
         ctx.k, ctx.deriv = k, deriv
-        return out.view(N, n_in, -1)
+        return out.view(N, n_in, knots.shape[-1] - 1 - k)
 
     @staticmethod
     def backward(ctx, grad):

@@ -1,10 +1,12 @@
 """Input validation shared by the public entry points: errors that name the argument and the fix."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
-__all__ = ["KanlabError", "as_tensor", "check_finite", "check_dataset"]
+__all__ = ["KanlabError", "as_tensor", "check_finite", "check_dataset", "check_range"]
 
 
 class KanlabError(ValueError):
@@ -67,3 +69,14 @@ def check_dataset(dataset, n_inputs: int, n_outputs: int | None, dtype=None, dev
         check_finite(y, yi)
         out[xi], out[yi] = x, y
     return out
+
+
+def check_range(value, name: str = "grid_range") -> tuple[float, float]:
+    """A (low, high) pair of finite numbers with low < high."""
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise KanlabError(f"{name} must be a pair of numbers (low, high), got {value!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise KanlabError(f"{name} must be finite with low < high, got ({lo}, {hi})")
+    return lo, hi

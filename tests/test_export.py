@@ -94,3 +94,19 @@ def test_formula_to_python_source_runs_without_kanlab():
     assert np.allclose(w1, (a + b) / (1 + a * b)) and np.allclose(w2, a * np.exp(b))
     with pytest.raises(ValueError):
         to_python_source(u, ["u"], name="not valid")
+
+
+def test_bounded_simplify_gives_up_instead_of_exhausting_memory():
+    import time
+
+    import sympy
+
+    from kanlab.formula import bounded_simplify
+
+    a, b, c = sympy.symbols("a b c")
+    nasty = sympy.cos(sympy.Rational(7, 5) * a - sympy.Rational(11, 8) * b + sympy.Rational(1, 9) - 34 / (8 * c + 10) ** 2)
+    t = time.perf_counter()
+    out = bounded_simplify(nasty, seconds=1.0)
+    assert time.perf_counter() - t < 20  # unbounded (and > 20 GB of memory) without the limit
+    assert out.free_symbols == nasty.free_symbols
+    assert bounded_simplify(sympy.sin(a) ** 2 + sympy.cos(a) ** 2) == 1

@@ -28,7 +28,7 @@ import sympy
 import torch
 
 from . import prune, train
-from .formula import round_expr, symbolic_formula, to_callable
+from .formula import bounded_simplify, round_expr, symbolic_formula, to_callable
 from .network import KANNetwork
 from .symbolic_fit import active_numeric_edges, fix_symbolic, suggest_symbolic
 from .validate import KanlabError, as_tensor, check_finite
@@ -180,8 +180,8 @@ def snap_constants(expr, syms, X, y, tol=1e-3):
 
 
 def _simplify(expr, max_ops: int = 80):
-    """sympy.simplify, skipped on large expressions (its time and memory are unbounded there)."""
-    return sympy.simplify(expr) if sympy.count_ops(expr) <= max_ops else expr
+    """sympy.simplify bounded in size and time (see formula.bounded_simplify)."""
+    return bounded_simplify(expr, seconds=5.0, max_ops=max_ops)
 
 
 def _complexity(expr) -> int:

@@ -16,7 +16,7 @@ import torch
 
 from . import symbolic
 
-__all__ = ["symbolic_formula", "to_latex", "to_callable", "to_python_source", "formula_check", "round_expr"]
+__all__ = ["symbolic_formula", "bounded_simplify", "to_latex", "to_callable", "to_python_source", "formula_check", "round_expr"]
 
 
 def _symbols(network, var_names):
@@ -32,6 +32,43 @@ def _symbols(network, var_names):
 def round_expr(expr, digits: int):
     """Round every float in expr to ``digits`` significant digits."""
     return expr.xreplace({f: sympy.Float(float(f"{float(f):.{digits}g}")) for f in expr.atoms(sympy.Float)})
+
+
+class _Timeout(Exception):
+    pass
+
+
+def bounded_simplify(expr, seconds: float = 5.0, max_ops: int = 80):
+    """``sympy.simplify`` with a time limit: the expression unchanged when it is large (more than
+    ``max_ops`` operations) or when simplification takes longer than ``seconds``.
+
+    sympy.simplify is unbounded in time and memory: on a 22-operation formula such as
+    cos(7a/5 - 11b/8 + 1/9 - 34/(8c + 10)**2) its trigsimp expands multinomials until the machine
+    runs out of memory. The limit uses SIGALRM (POSIX, main thread), which interrupts sympy's pure
+    Python loops; elsewhere only the cheap, bounded rewrites (powsimp, cancel of rational parts)
+    are applied.
+    """
+    expr = sympy.sympify(expr)
+    if sympy.count_ops(expr) > max_ops:
+        return expr
+    import signal
+    import threading
+
+    if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+        return sympy.powsimp(expr)
+
+    def on_alarm(signum, frame):
+        raise _Timeout
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return sympy.simplify(expr)
+    except _Timeout:
+        return expr
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def symbolic_formula(network, var_names=None, simplify: bool = True, digits: int | None = None):
@@ -56,7 +93,7 @@ def symbolic_formula(network, var_names=None, simplify: bool = True, digits: int
         if digits is not None:
             e = round_expr(e, digits)
         if simplify:
-            e = sympy.simplify(e)
+            e = bounded_simplify(e)
             if digits is not None:
                 e = round_expr(e, digits)
         exprs.append(e)

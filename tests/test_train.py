@@ -129,3 +129,18 @@ def test_unknown_loss_or_metric_or_bad_class_labels_are_clear_errors(ds):
     bad = {"train_input": ds["train_input"], "train_label": torch.full((len(ds["train_input"]),), 5.0)}
     with pytest.raises(KanlabError, match="class labels"):
         m.fit(bad, steps=1, loss_fn="cross_entropy", progress=False)
+
+
+def test_parameters_own_their_storage_after_fit_even_when_interrupted(ds, tmp_path):
+    m = KAN([2, 3, 1], grid=3, seed=0)
+    m.fit(ds, steps=2, progress=False)
+    ptrs = {p.data_ptr() for p in m.parameters() if p.numel()}
+    assert len(ptrs) == len([p for p in m.parameters() if p.numel()])  # no shared flat buffer left behind
+
+    def boom(pred, label):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        m.fit(ds, steps=2, loss_fn=boom, progress=False)
+    m.save(str(tmp_path / "m.kan"))  # would fail on tensors sharing memory
+    assert torch.equal(KAN.load(str(tmp_path / "m.kan"))(ds["test_input"]), m(ds["test_input"]))

@@ -56,7 +56,41 @@ class LBFGS:
         self.tol_grad, self.tol_change, self.tol_ys = tolerance_grad, tolerance_change, tolerance_ys
         self.c1, self.c2, self.max_ls = c1, c2, max_ls
         self.sizes = [p.numel() for p in self.params]
+        self._flat = None
+        self._bind_flat()
         self.reset()
+
+    def _bind_flat(self) -> None:
+        """Make the parameters views of one flat buffer (when they share dtype and device), so
+        that writing a trial point is one copy and reading one clone. ``release`` undoes it."""
+        ps = self.params
+        if len({(p.dtype, p.device) for p in ps}) != 1:
+            return
+        with torch.no_grad():
+            flat = torch.cat([p.detach().reshape(-1) for p in ps])
+            for p, v in zip(ps, flat.split(self.sizes)):
+                p.data = v.view_as(p)
+        self._flat = flat
+
+    def _bound(self) -> bool:
+        """The parameters are still views of the flat buffer (nobody rebound their .data)."""
+        if self._flat is None:
+            return False
+        base = self._flat.data_ptr()
+        off = 0
+        for p, n in zip(self.params, self.sizes):
+            if n and p.data_ptr() != base + off * self._flat.element_size():
+                return False
+            off += n
+        return True
+
+    def release(self) -> None:
+        """Give every parameter its own storage again (call when done stepping)."""
+        if self._flat is not None and self._bound():
+            with torch.no_grad():
+                for p in self.params:
+                    p.data = p.data.clone()
+        self._flat = None
 
     def reset(self) -> None:
         """Forget the curvature history (e.g. after the parameters were changed externally)."""
@@ -68,10 +102,15 @@ class LBFGS:
 
     # ------------------------------------------------------------------ flat helpers
     def _flat_params(self) -> torch.Tensor:
+        if self._bound():
+            return self._flat.clone()
         return torch.cat([p.detach().reshape(-1) for p in self.params])
 
     def _set_params(self, flat: torch.Tensor) -> None:
         with torch.no_grad():
+            if self._bound():
+                self._flat.copy_(flat)
+                return
             views = [v.view_as(p) for v, p in zip(flat.split(self.sizes), self.params)]
             torch._foreach_copy_([p.data for p in self.params], views)
 

@@ -80,17 +80,21 @@ def fit(model, dataset, opt: str = "LBFGS", steps: int = 100, lr: float = 1.0, b
         rows = len(dataset["train_input"]) if isinstance(dataset, dict) and "train_input" in dataset else 0
         threads = 1 if rows * max(model.width) < 2**17 else n_threads
     torch.set_num_threads(max(1, int(threads)))
+    cleanup = []  # run even when training is interrupted (e.g. the optimiser's flat buffer is released)
     try:
         return _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, stop_grid_update_step,
                     start_grid_update_step, loss_fn, lamb, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff,
-                    reg_metric, log, progress, seed, metrics, test_every, max_iter, history_size, warn_out_of_range)
+                    reg_metric, log, progress, seed, metrics, test_every, max_iter, history_size, warn_out_of_range,
+                    cleanup)
     finally:
+        for fn in cleanup:
+            fn()
         torch.set_num_threads(n_threads)
 
 
 def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, stop_grid_update_step,
          start_grid_update_step, loss_fn, lamb, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff,
-         reg_metric, log, progress, seed, metrics, test_every, max_iter, history_size, warn_out_of_range):
+         reg_metric, log, progress, seed, metrics, test_every, max_iter, history_size, warn_out_of_range, cleanup):
     _check_fit_args(opt, steps, lr, batch, grid_update_num, stop_grid_update_step, log, lamb)
     loss_fn = losses.get_loss(loss_fn)
     if metrics is not None and not isinstance(metrics, dict):  # a list of names
@@ -113,6 +117,7 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
     params = [p for p in model.parameters() if p.requires_grad]
     if opt == "LBFGS":
         optimizer = LBFGS(params, lr=lr, max_iter=max_iter, history_size=history_size)
+        cleanup.append(optimizer.release)
     else:
         optimizer = torch.optim.Adam(params, lr=lr)
 

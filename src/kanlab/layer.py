@@ -176,11 +176,15 @@ class KANLayer(nn.Module):
         return (sp + self.base(x).unsqueeze(-1) * self.scale_base) * self.mask
 
     def out_of_range_fraction(self, x: torch.Tensor) -> float:
-        """Fraction of input values outside the interior grid [t_k, t_{G+k}] of their knots."""
+        """Fraction of input values outside the interior grid [t_k, t_{G+k}] of their knots, over
+        the inputs that still have a live spline edge."""
         g = spline.interior(self.knots, self.k)
         x2 = x.reshape(-1, self.in_dim)
-        out = (x2 < g[:, 0]) | (x2 > g[:, -1])
-        return float(out.float().mean()) if x2.numel() else 0.0
+        live = (self.mask != 0).any(1)  # inputs whose splines are all masked (pruned or symbolic) do not count
+        if not x2.numel() or not bool(live.any()):
+            return 0.0
+        out = ((x2 < g[:, 0]) | (x2 > g[:, -1]))[:, live]
+        return float(out.float().mean())
 
     # ------------------------------------------------------------------ structure
     @torch.no_grad()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -254,4 +255,8 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
         if not pareto or err < pareto[-1][1]:
             pareto.append((_complexity(e), err, e))
     say(f"formula: {formula}  (test RMSE {test_rmse:.3g})")
+    if not test_rmse <= 10 * numeric_rmse + 1e-12 * sigma:
+        warnings.warn(f"the symbolic formula's test RMSE ({test_rmse:.3g}) is far above the numeric KAN's "
+                      f"({numeric_rmse:.3g}): no formula of the library fits every edge well. result.model holds "
+                      "the accurate numeric model; result.pareto lists the alternatives", UserWarning, stacklevel=3)
     return DiscoverResult(formula, test_rmse, r2, model, pareto, names, numeric_rmse, time.perf_counter() - t0)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import torch
 
+from . import spline
+
 __all__ = ["supports", "mse_and_grad", "ENABLED"]
 
 ENABLED = True  # set False to train through autograd only (benchmarks compare the two)
@@ -54,52 +56,6 @@ def supports(model, params) -> bool:
     return len(trainable) == len(own) and all(id(p) in trainable for p in own)
 
 
-_TABLES: dict = {}  # id(basis_table) -> (basis_table, fused tables); see _fused_tables
-
-
-def _fused_tables(layer, dtype):
-    """The layer's polynomial table rearranged for one Horner pass giving values and x-derivatives
-    together: E (in*rows, k+1, 2(k+1)) with E[., p, :k+1] the s^p coefficients of the k+1 values
-    and E[., p, k+1:] those of their s-derivatives (times 1/h: x-derivatives); [t_mu, 1/h] (in*rows, 2); and
-    the clamped basis indices (in*rows, k+1). Cached per basis table (rebuilt when knots change)."""
-    tab = layer.basis_table
-    hit = _TABLES.get(id(tab))
-    if hit is not None and hit[0] is tab and hit[1][0].dtype == dtype:
-        return hit[1]
-    k1 = layer.k + 1
-    t64 = tab.double()
-    n_in, n_rows, _ = t64.shape
-    C = t64[..., 2:2 + k1 * k1].reshape(n_in * n_rows, k1, k1)
-    D = t64[..., 2 + k1 * k1:].reshape(n_in * n_rows, k1 - 1, k1)  # derivative in s; times 1/h below
-    E = torch.cat([C, torch.cat([D, D.new_zeros(n_in * n_rows, 1, k1)], 1)], 2)
-    th = t64[..., :2].reshape(-1, 2)
-    j = torch.arange(n_rows, device=tab.device)
-    idx = (j[:, None] - k1 + torch.arange(k1, device=tab.device)).clamp(0, layer.n_basis - 1).repeat(n_in, 1)
-    out = (E.to(dtype).contiguous(), th.to(dtype).contiguous(), idx.contiguous())
-    if len(_TABLES) > 64:
-        _TABLES.clear()
-    _TABLES[id(tab)] = (tab, out)
-    return out
-
-
-def _local(h, layer):
-    """Values and x-derivatives of the k+1 non-zero basis functions at every input, with their
-    basis indices: (N*in, k+1) each (the same numbers as spline.local_values)."""
-    E, th, idx_tab = _fused_tables(layer, h.dtype)
-    n_in = h.shape[1]
-    n_rows = layer.basis_table.shape[1]
-    j = torch.searchsorted(layer.knots, h.t().contiguous(), right=True).t()
-    flat = (j + torch.arange(0, n_in * n_rows, n_rows, device=h.device)).reshape(-1)
-    rows = E.index_select(0, flat)
-    tr = th.index_select(0, flat)
-    s = ((h.reshape(-1) - tr[:, 0]) * tr[:, 1]).unsqueeze(1)
-    acc = rows[:, -1]
-    for p in range(rows.shape[1] - 2, -1, -1):
-        acc = torch.addcmul(rows[:, p], acc, s)
-    k1 = layer.k + 1
-    return acc[:, :k1], idx_tab.index_select(0, flat), acc[:, k1:] * tr[:, 1:2]
-
-
 @torch.no_grad()
 def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Tensor | None = None) -> torch.Tensor:
     """MSE of ``model`` on (x, y) with the gradients written to each parameter's ``.grad``.
@@ -119,7 +75,7 @@ def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Ten
         if l == 0 and first_basis is not None:
             feats = first_basis.reshape(n, -1)
         else:
-            vals, idx, dvals = _local(h, layer)
+            vals, idx, dvals = spline.local_values(h, layer.knots, layer.basis_table, layer.k, with_deriv=l > 0)
             feats = h.new_zeros(n * n_in, layer.n_basis).scatter_add_(1, idx, vals).view(n, -1)
         out = torch.addmm(layer.bias, b, wb) if layer.bias is not None else b @ wb
         out = torch.addmm(out, feats, ws)

@@ -205,14 +205,28 @@ def _deriv_table(table: torch.Tensor, k: int, deriv: int) -> torch.Tensor:
     return torch.cat([table[..., :2], C.reshape(*lead, -1), D.reshape(*lead, -1)], -1)
 
 
-def _horner(rows: torch.Tensor, s: torch.Tensor, start: int, k1: int, n_pow: int) -> torch.Tensor:
-    """sum_p rows[:, start + p*k1 + r] s^p for r = 0..k1-1 -> (M, k1) (p-major blocks)."""
-    if n_pow == 0:
-        return rows.new_zeros(rows.shape[0], k1)
-    out = rows[:, start + (n_pow - 1) * k1 : start + n_pow * k1]
-    s1 = s.unsqueeze(1)
-    for p in range(n_pow - 2, -1, -1):
-        out = torch.addcmul(rows[:, start + p * k1 : start + (p + 1) * k1], out, s1)
+_HORNER_TABLES: dict = {}  # id(table) -> (table, tables); see _horner_tables
+
+
+def _horner_tables(tab: torch.Tensor, k: int, n_basis: int):
+    """The polynomial table rearranged for contiguous Horner passes: C (in*rows, k+1, k+1) with
+    C[., p, r] the s^p coefficient of value r; E (in*rows, k+1, 2(k+1)) with the s-derivative
+    coefficients beside them (row p = k zero); [t_mu, 1/h] (in*rows, 2); and the clamped basis
+    indices (in*rows, k+1). Cached per table object (layers keep theirs until the knots change)."""
+    hit = _HORNER_TABLES.get(id(tab))
+    if hit is not None and hit[0] is tab:
+        return hit[1]
+    k1 = k + 1
+    n_in, n_rows, _ = tab.shape
+    C = tab[..., 2:2 + k1 * k1].reshape(n_in * n_rows, k1, k1)
+    D = tab[..., 2 + k1 * k1:].reshape(n_in * n_rows, k1 - 1, k1)
+    E = torch.cat([C, torch.cat([D, D.new_zeros(n_in * n_rows, 1, k1)], 1)], 2)
+    j = torch.arange(n_rows, device=tab.device)
+    idx = (j[:, None] - k1 + torch.arange(k1, device=tab.device)).clamp(0, max(n_basis - 1, 0)).repeat(n_in, 1)
+    out = (C.contiguous(), E.contiguous(), tab[..., :2].reshape(-1, 2).contiguous(), idx.contiguous())
+    if len(_HORNER_TABLES) > 256:
+        _HORNER_TABLES.clear()
+    _HORNER_TABLES[id(tab)] = (tab, out)
     return out
 
 
@@ -221,20 +235,24 @@ def local_values(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int
 
     x (N, in) -> vals (N*in, k+1), idx (N*in, k+1) their basis indices (clamped into range;
     values of non-existent basis functions are 0), and if asked dvals (N*in, k+1), the
-    derivatives in x.
+    derivatives in x. One Horner pass over contiguous rows gives values and derivatives together.
     """
     n_in = x.shape[1]
     k1 = k + 1
-    n_rows, R = tab.shape[1], tab.shape[2]
-    n_basis = knots.shape[-1] - 1 - k
+    n_rows = tab.shape[1]
+    C, E, th, idx_tab = _horner_tables(tab, k, knots.shape[-1] - 1 - k)
     j = torch.searchsorted(knots, x.t().contiguous(), right=True).t()  # t_{j-1} <= x < t_j
     flat = (j + torch.arange(0, n_in * n_rows, n_rows, device=x.device)).reshape(-1)
-    rows = tab.reshape(-1, R).index_select(0, flat)
-    s = (x.reshape(-1) - rows[:, 0]) * rows[:, 1]
-    vals = _horner(rows, s, 2, k1, k1)
-    idx = (j.reshape(-1, 1) - k1 + torch.arange(k1, device=x.device)).clamp_(0, n_basis - 1)
-    dvals = _horner(rows, s, 2 + k1 * k1, k1, k) * rows[:, 1:2] if with_deriv else None
-    return vals, idx, dvals
+    rows = (E if with_deriv else C).index_select(0, flat)
+    tr = th.index_select(0, flat)
+    s = ((x.reshape(-1) - tr[:, 0]) * tr[:, 1]).unsqueeze(1)
+    acc = rows[:, k]
+    for p in range(k - 1, -1, -1):
+        acc = torch.addcmul(rows[:, p], acc, s)
+    idx = idx_tab.index_select(0, flat)
+    if not with_deriv:
+        return acc, idx, None
+    return acc[:, :k1], idx, acc[:, k1:] * tr[:, 1:2]
 
 
 def _features(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int, with_deriv: bool):

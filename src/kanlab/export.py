@@ -19,11 +19,10 @@ rounding (tests/test_export.py checks TorchScript and onnxruntime against the mo
 """
 from __future__ import annotations
 
-import os
-
 import torch
 from torch import nn
 
+from . import io
 from .symbolic import builtin_forms as bf
 from .validate import KanlabError
 
@@ -185,7 +184,7 @@ def to_torchscript(model, path: str | None = None) -> torch.jit.ScriptModule:
     """``torch.jit.script`` of the model's exportable form; saved to ``path`` if given."""
     scripted = torch.jit.script(exportable(model))
     if path is not None:
-        _atomic(path, lambda tmp: scripted.save(tmp))
+        io.atomic_write(path, lambda tmp: scripted.save(tmp))
     return scripted
 
 
@@ -205,15 +204,6 @@ def to_onnx(model, path: str, opset: int = 17) -> str:
             torch.onnx.export(mod, (x,), tmp, input_names=["x"], output_names=["y"], opset_version=opset,
                               dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, dynamo=False)
 
-    _atomic(path, write)
+    io.atomic_write(path, write)
     return path
 
-
-def _atomic(path: str, write) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

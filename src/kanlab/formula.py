@@ -45,8 +45,7 @@ def bounded_simplify(expr, seconds: float = 5.0, max_ops: int = 80):
     sympy.simplify is unbounded in time and memory: on a 22-operation formula such as
     cos(7a/5 - 11b/8 + 1/9 - 34/(8c + 10)**2) its trigsimp expands multinomials until the machine
     runs out of memory. The limit uses SIGALRM (POSIX, main thread), which interrupts sympy's pure
-    Python loops; elsewhere only the cheap, bounded rewrites (powsimp, cancel of rational parts)
-    are applied.
+    Python loops; elsewhere only the cheap, bounded ``sympy.powsimp`` is applied.
     """
     expr = sympy.sympify(expr)
     if sympy.count_ops(expr) > max_ops:

@@ -75,8 +75,8 @@ def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Ten
         if l == 0 and first_basis is not None:
             feats = first_basis.reshape(n, -1)
         else:
-            vals, idx, dvals = spline.local_values(h, layer.knots, layer.basis_table, layer.k, with_deriv=l > 0)
-            feats = h.new_zeros(n * n_in, layer.n_basis).scatter_add_(1, idx, vals).view(n, -1)
+            feats, idx, dvals = spline._features(h, layer.knots, layer.basis_table, layer.k, with_deriv=l > 0)
+            feats = feats.view(n, -1)
         out = torch.addmm(layer.bias, b, wb) if layer.bias is not None else b @ wb
         out = torch.addmm(out, feats, ws)
         saved.append((h, b, feats, idx, dvals, wb, ws, sm))
@@ -95,8 +95,7 @@ def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Ten
         layer.scale_sp.grad = (d * layer.coef).sum(-1) * layer.mask
         if l > 0:
             gx = (g @ wb.t()) * _BASE_GRAD[layer.base_fun](x_l)
-            gf = (g @ ws.t()).view(-1, layer.n_basis)
-            g = gx + (gf.gather(1, idx) * dvals).sum(1).view_as(x_l)
+            g = gx + spline._grad_input(g @ ws.t(), idx, dvals).view_as(x_l)
     for s in model.symbolic:
         for p in s.parameters():
             p.grad = torch.zeros_like(p)

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import train
+from . import losses, train
 from .network import KANNetwork
 
 __all__ = ["KANRegressor", "KANClassifier"]
@@ -118,7 +118,7 @@ class _KANBase(BaseEstimator):
             else:
                 codes = np.searchsorted(self.classes_, np.asarray(y))
                 train.fit(self.model_, {"train_input": Xt, "train_label": torch.as_tensor(codes, dtype=torch.float64)[:, None]},
-                          steps=steps, update_grid=False, loss_fn=_ce_loss, progress=False, warn_out_of_range=1.0)
+                          steps=steps, update_grid=False, loss_fn=losses.cross_entropy, progress=False, warn_out_of_range=1.0)
         self.formula_ = self.formula_expr()
         return self
 
@@ -147,10 +147,6 @@ class KANRegressor(RegressorMixin, _KANBase):
         return tags
 
 
-def _ce_loss(pred, label):
-    return torch.nn.functional.cross_entropy(pred, label[:, 0].long())
-
-
 class KANClassifier(ClassifierMixin, _KANBase):
     """A KAN classifier: logits [n_features, *hidden, n_classes], cross-entropy, LBFGS."""
 
@@ -165,7 +161,7 @@ class KANClassifier(ClassifierMixin, _KANBase):
             self.model_ = KANNetwork([X.shape[1], *hidden, n_out], seed=int(self.seed), dtype=torch.float64)
             self.history_ = []
             return self
-        return self._train(Xt, torch.as_tensor(codes, dtype=torch.float64)[:, None], n_out, loss_fn=_ce_loss)
+        return self._train(Xt, torch.as_tensor(codes, dtype=torch.float64)[:, None], n_out, loss_fn=losses.cross_entropy)
 
     def predict_proba(self, X):
         logits = torch.as_tensor(self._raw(X))

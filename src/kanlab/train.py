@@ -28,10 +28,6 @@ class FitHistory(dict):
     __getattr__ = dict.__getitem__
 
 
-def _mse(pred, label):
-    return torch.mean((pred - label) ** 2)
-
-
 def _check_fit_args(opt, steps, lr, batch, grid_update_num, stop_grid_update_step, log, lamb):
     if opt not in ("LBFGS", "Adam"):
         raise ValueError(f"opt must be 'LBFGS' or 'Adam', got {opt!r}")
@@ -105,7 +101,7 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
                        dtype=next(model.parameters()).dtype, device=next(model.parameters()).device)
     x_tr, y_tr = ds["train_input"], ds["train_label"]
     x_te, y_te = ds.get("test_input"), ds.get("test_label")
-    loss_fn = loss_fn or _mse
+    loss_fn = loss_fn or losses.mse
     n = x_tr.shape[0]
     gen = torch.Generator(device="cpu").manual_seed(seed)
 
@@ -195,7 +191,7 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
             hist["reg"].append(last.get("reg", obj.new_zeros(())).detach())
             if x_te is not None and (step % test_every == 0 or step == steps - 1):
                 pred_te = model(x_te)
-                hist["test_loss"].append(loss_fn(pred_te, y_te) if custom_loss else _rmse(pred_te, y_te))
+                hist["test_loss"].append(loss_fn(pred_te, y_te) if custom_loss else losses.rmse(pred_te, y_te))
                 for name, fn in (metrics or {}).items():
                     hist[name].append(fn(pred_te, y_te))
             elif x_te is None and metrics:
@@ -217,10 +213,6 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
         hist[key] = [float(v) for v in hist[key]]
     hist["stopped_nan"] = stopped_nan
     return hist
-
-
-def _rmse(pred, label):
-    return torch.sqrt(torch.mean((pred - label) ** 2))
 
 
 def _progress(steps, enabled):

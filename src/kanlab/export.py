@@ -145,7 +145,6 @@ def _poly_rows(layer) -> torch.Tensor:
     tab = layer.basis_table.double()  # (in, rows, [t, 1/h, C (k1 x k1), D])
     n_in, n_rows, _ = tab.shape
     k1 = layer.k + 1
-    nb = layer.n_basis
     C = tab[..., 2:2 + k1 * k1].reshape(n_in, n_rows, k1, k1)  # [p, r]: s^p coefficient of B_{mu-k+r}
     w = (layer.coef.double() * (layer.scale_sp.double() * layer.mask.double()).unsqueeze(-1))  # (in, out, nb)
     # row j = mu + 1 uses basis functions mu - k + r = j - k1 + r; pad so every index exists

@@ -71,22 +71,22 @@ def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Ten
         sm = layer.scale_sp * layer.mask
         ws = (layer.coef * sm.unsqueeze(-1)).transpose(1, 2).reshape(n_in * layer.n_basis, layer.out_dim)
         b = layer.base(h)
-        idx = dvals = None
+        state = None
         if l == 0 and first_basis is not None:
             feats = first_basis.reshape(n, -1)
         else:
-            feats, idx, dvals = spline._features(h, layer.knots, layer.basis_table, layer.k, with_deriv=l > 0)
+            feats, state = spline._features(h, layer.knots, layer.basis_table, layer.k, with_deriv=l > 0)
             feats = feats.view(n, -1)
         out = torch.addmm(layer.bias, b, wb) if layer.bias is not None else b @ wb
         out = torch.addmm(out, feats, ws)
-        saved.append((h, b, feats, idx, dvals, wb, ws, sm))
+        saved.append((h, b, feats, state, wb, ws, sm))
         h = out
     r = h - y
     loss = torch.mean(r * r)
     g = r * (2.0 / r.numel())
     for l in range(len(model.layers) - 1, -1, -1):
         layer = model.layers[l]
-        x_l, b, feats, idx, dvals, wb, ws, sm = saved[l]
+        x_l, b, feats, state, wb, ws, sm = saved[l]
         if layer.bias is not None:
             layer.bias.grad = g.sum(0)
         layer.scale_base.grad = (b.t() @ g) * layer.mask
@@ -95,7 +95,7 @@ def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Ten
         layer.scale_sp.grad = (d * layer.coef).sum(-1) * layer.mask
         if l > 0:
             gx = (g @ wb.t()) * _BASE_GRAD[layer.base_fun](x_l)
-            g = gx + spline._grad_input(g @ ws.t(), idx, dvals).view_as(x_l)
+            g = gx + spline._grad_input(g @ ws.t(), state).view_as(x_l)
     for s in model.symbolic:
         for p in s.parameters():
             p.grad = torch.zeros_like(p)

@@ -4,7 +4,9 @@ Written for KAN training: the paper's reference code uses L-BFGS with curvature 
 down to tiny y's (the fits reach MSE ~1e-8, where torch's built-in ``ys > 1e-10`` test stops
 updating the Hessian model and progress stalls). This version keeps pairs while
 ``y.s > tolerance_ys`` (default 1e-32), and works on a single flat vector (gradients gathered
-with one ``cat``, parameters written back with one foreach copy) to keep the per-evaluation
+with one ``cat``, parameters written back with one copy into the buffer they view) and
+computes the search direction from stored inner products of the history (two small
+matrix-vector products per iteration instead of 4m dot products), to keep the per-iteration
 overhead small for small networks.
 
 Algorithm: Nocedal & Wright, Numerical Optimization (2nd ed.), Alg. 7.4/7.5 (two-loop
@@ -58,6 +60,7 @@ class LBFGS:
         self.sizes = [p.numel() for p in self.params]
         self._flat = None
         self._bind_flat()
+        self._is_bound = self._bound()
         self.reset()
 
     def _bind_flat(self) -> None:
@@ -91,10 +94,15 @@ class LBFGS:
                 for p in self.params:
                     p.data = p.data.clone()
         self._flat = None
+        self._is_bound = False
 
     def reset(self) -> None:
         """Forget the curvature history (e.g. after the parameters were changed externally)."""
-        self.old_s, self.old_y, self.rho = [], [], []
+        self._hist = None  # (2m, n) buffer: rows [0, m) hold s_i, rows [m, 2m) hold y_i
+        self._order: list[int] = []  # history slots, oldest first
+        self._rho: dict[int, float] = {}
+        self._sy: dict[tuple[int, int], float] = {}  # (i, j) -> s_i . y_j
+        self._yy: dict[tuple[int, int], float] = {}  # (i, j) -> y_i . y_j
         self.H_diag = 1.0
         self.d = self.t = self.prev_g = self.prev_loss = None
         self.n_iter = 0
@@ -102,13 +110,13 @@ class LBFGS:
 
     # ------------------------------------------------------------------ flat helpers
     def _flat_params(self) -> torch.Tensor:
-        if self._bound():
+        if self._is_bound:
             return self._flat.clone()
         return torch.cat([p.detach().reshape(-1) for p in self.params])
 
     def _set_params(self, flat: torch.Tensor) -> None:
         with torch.no_grad():
-            if self._bound():
+            if self._is_bound:
                 self._flat.copy_(flat)
                 return
             views = [v.view_as(p) for v, p in zip(flat.split(self.sizes), self.params)]
@@ -128,11 +136,13 @@ class LBFGS:
     # ------------------------------------------------------------------ the step
     @torch.no_grad()
     def step(self, closure) -> float:
+        self._is_bound = self._bound()  # checked once per step: nothing rebinds .data inside one
         loss, g = self._evaluate(closure)
         first_loss = loss
         evals = 1
         if not math.isfinite(loss) or float(g.abs().max()) <= self.tol_grad:
             return first_loss
+        x = self._flat_params()
         for _ in range(self.max_iter):
             self.n_iter += 1
             if self.n_iter == 1:
@@ -143,13 +153,8 @@ class LBFGS:
                 s = self.d * self.t
                 ys = float(y.dot(s))
                 if ys > self.tol_ys:
-                    if len(self.old_s) == self.history_size:
-                        self.old_s.pop(0), self.old_y.pop(0), self.rho.pop(0)
-                    self.old_s.append(s)
-                    self.old_y.append(y)
-                    self.rho.append(1.0 / ys)
-                    self.H_diag = ys / float(y.dot(y))
-                d = self._two_loop(g)
+                    self._push(s, y, ys)
+                d = self._direction(g)
             self.prev_g = g
             self.prev_loss = loss
             t = min(1.0, 1.0 / float(g.abs().sum())) * self.lr if self.n_iter == 1 else self.lr
@@ -157,37 +162,98 @@ class LBFGS:
             if gtd > -self.tol_change:
                 self.d, self.t = d, t
                 break
-            x0 = self._flat_params()
-            loss, g, t, n_ls = self._line_search(closure, x0, t, d, loss, g, gtd)
-            self._set_params(x0 + t * d)
+            d_norm = float(d.abs().max())
+            loss, g, t, n_ls, x_new = self._line_search(closure, x, t, d, d_norm, loss, g, gtd)
+            if x_new is None:  # the parameters hold another trial point: write the accepted one
+                x_new = torch.add(x, d, alpha=t)
+                self._set_params(x_new)
+            x = x_new
             evals += n_ls
             self.d, self.t = d, t
             if not math.isfinite(loss):
                 break
             if evals >= self.max_eval or float(g.abs().max()) <= self.tol_grad:
                 break
-            if float((d * t).abs().max()) <= self.tol_change or abs(loss - self.prev_loss) < self.tol_change:
+            if abs(t) * d_norm <= self.tol_change or abs(loss - self.prev_loss) < self.tol_change:
                 break
         return first_loss
 
-    def _two_loop(self, g: torch.Tensor) -> torch.Tensor:
-        q = -g
-        alphas = []
-        for s, y, rho in zip(reversed(self.old_s), reversed(self.old_y), reversed(self.rho)):
-            a = rho * float(s.dot(q))
-            alphas.append(a)
-            q.add_(y, alpha=-a)
-        r = q.mul_(self.H_diag)
-        for s, y, rho, a in zip(self.old_s, self.old_y, self.rho, reversed(alphas)):
-            b = rho * float(y.dot(r))
-            r.add_(s, alpha=a - b)
-        return r
+    def _push(self, s: torch.Tensor, y: torch.Tensor, ys: float) -> None:
+        """Add the curvature pair (s, y) to the history, updating the inner products the
+        direction needs (two matrix-vector products for the new pair, instead of 4m dot
+        products in every direction computation)."""
+        m = self.history_size
+        if self._hist is None:
+            self._hist = s.new_zeros(2 * m, s.numel(), dtype=torch.float64)  # float64: accurate inner products
+        if len(self._order) == m:
+            slot = self._order.pop(0)
+            for key in [key for key in self._sy if slot in key]:
+                del self._sy[key]
+            for key in [key for key in self._yy if slot in key]:
+                del self._yy[key]
+        else:
+            slot = next(i for i in range(m) if i not in self._order)
+        self._hist[slot].copy_(s)
+        self._hist[m + slot].copy_(y)
+        self._order.append(slot)
+        prods = (self._hist @ torch.stack([s, y], 1).to(torch.float64)).tolist()  # rows: s_i.s, s_i.y, then y_i.s, y_i.y
+        for j in self._order:
+            self._sy[slot, j] = prods[m + j][0]  # s_new . y_j
+            self._sy[j, slot] = prods[j][1]  # s_j . y_new
+            self._yy[slot, j] = self._yy[j, slot] = prods[m + j][1]
+        self._sy[slot, slot] = ys
+        self._rho[slot] = 1.0 / ys
+        self.H_diag = ys / self._yy[slot, slot]
 
-    def _line_search(self, closure, x0, t, d, f0, g0, gtd0):
-        """Strong-Wolfe line search; returns (f, g, t, evaluations). Parameters end undefined."""
+    def _direction(self, g: torch.Tensor) -> torch.Tensor:
+        """-H g by the L-BFGS two-loop recursion (Nocedal & Wright Alg. 7.4), evaluated on the
+        stored inner products: the loops run over Python floats and the vectors are touched
+        twice (B g and one B^T v), with B the stacked history [S; Y].
+
+        First loop, newest to oldest: a_i = rho_i s_i.q_i with q_i = -g - sum_{j newer} a_j y_j,
+        so s_i.q_i = -s_i.g - sum_{j newer} a_j (s_i.y_j). Then r0 = H_diag (-g - sum_j a_j y_j).
+        Second loop, oldest to newest: b_i = rho_i y_i.r_i with r_i = r0 + sum_{j older} c_j s_j,
+        c_j = a_j - b_j, so y_i.r_i = y_i.r0 + sum_{j older} c_j (s_j.y_i), and
+        y_i.r0 = H_diag (-y_i.g - sum_j a_j (y_i.y_j)). The result r0 + sum_j c_j s_j is
+        -H_diag g + B^T [c; -H_diag a].
+        """
+        if not self._order:
+            return g.mul(-self.H_diag)
+        m, h, order = self.history_size, self.H_diag, self._order
+        g64 = g.to(torch.float64)
+        bg = (self._hist @ g64).tolist()
+        sy, yy, rho = self._sy, self._yy, self._rho
+        a = {}
+        for pos in range(len(order) - 1, -1, -1):
+            i = order[pos]
+            a[i] = rho[i] * (-bg[i] - sum(a[j] * sy[i, j] for j in order[pos + 1:]))
+        c = {}
+        for pos, i in enumerate(order):
+            yr = h * (-bg[m + i] - sum(a[j] * yy[i, j] for j in order))
+            yr += sum(c[j] * sy[j, i] for j in order[:pos])
+            c[i] = a[i] - rho[i] * yr
+        v = [0.0] * (2 * m)
+        for i in order:
+            v[i] = c[i]
+            v[m + i] = -h * a[i]
+        r = torch.addmv(g64, self._hist.t(), torch.tensor(v, dtype=torch.float64, device=g.device), beta=-h)
+        return r.to(g.dtype)
+
+    def _line_search(self, closure, x0, t, d, d_norm, f0, g0, gtd0):
+        """Strong-Wolfe line search; returns (f, g, t, evaluations, x) with x the accepted point
+        x0 + t d when the parameters hold it, else None (then the caller writes it)."""
         c1, c2 = self.c1, self.c2
-        d_norm = float(d.abs().max())
-        f, g = self._evaluate(closure, x0 + t * d)
+        last = [None, None]  # (t, point) of the latest evaluation
+
+        def evaluate(t):
+            x = torch.add(x0, d, alpha=t)
+            last[:] = t, x
+            return self._evaluate(closure, x)
+
+        def result(f, g, t, n):
+            return f, g, t, n, last[1] if last[0] == t else None
+
+        f, g = evaluate(t)
         n = 1
         gtd = float(g.dot(d))
         t_prev, f_prev, g_prev, gtd_prev = 0.0, f0, g0, gtd0
@@ -198,7 +264,7 @@ class LBFGS:
                 bracket = [(t_prev, f_prev, g_prev, gtd_prev), (t, f, g, gtd)]
                 break
             if abs(gtd) <= -c2 * gtd0:
-                return f, g, t, n
+                return result(f, g, t, n)
             if gtd >= 0:
                 bracket = [(t_prev, f_prev, g_prev, gtd_prev), (t, f, g, gtd)]
                 break
@@ -206,11 +272,11 @@ class LBFGS:
             t_new = _cubic_min(t_prev, f_prev, gtd_prev, t, f, gtd, lo, hi)
             t_prev, f_prev, g_prev, gtd_prev = t, f, g, gtd
             t = t_new
-            f, g = self._evaluate(closure, x0 + t * d)
+            f, g = evaluate(t)
             n += 1
             gtd = float(g.dot(d))
         if bracket is None:  # ran out of evaluations while extrapolating
-            return f, g, t, n
+            return result(f, g, t, n)
         # zoom: bracket[lo_i] has the lower objective
         insufficient = False
         while not done and n < self.max_ls:
@@ -231,7 +297,7 @@ class LBFGS:
                     insufficient = True
             else:
                 insufficient = False
-            f, g = self._evaluate(closure, x0 + t * d)
+            f, g = evaluate(t)
             n += 1
             gtd = float(g.dot(d))
             lo_i = 0 if fa <= fb else 1
@@ -244,4 +310,4 @@ class LBFGS:
                     bracket[1 - lo_i] = bracket[lo_i]
                 bracket[lo_i] = (t, f, g, gtd)
         best = min(bracket, key=lambda b: b[1] if math.isfinite(b[1]) else math.inf)
-        return best[1], best[2], best[0], n
+        return result(best[1], best[2], best[0], n)

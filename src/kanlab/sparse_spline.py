@@ -8,7 +8,10 @@ k + 1 entries per (sample, input) and multiplied into the spline weight with spa
     backward  dW = S^T @ dy                      (S^T built as CSR by one stable sort of columns)
               dx = sum_r (dy @ W^T)[n, col] * dB  (sampled dense-dense product on S's pattern)
 
-Memory is O(batch * in * (k+1)) whatever G is. Second derivatives (create_graph) are not
+Memory is O(batch * in * (k+1)) whatever G is. On CPU with numba, ``spline_kernels`` does the
+same in three loops without building any sparse matrix (forward: k + 1 rows of the weight per
+input; backward: the weight gradient accumulated per input, the input gradient as k + 1 dot
+products). Second derivatives (create_graph) are not
 supported on this path; ``KANLayer`` uses the dense path when ``sparse=False`` or G is small.
 """
 from __future__ import annotations
@@ -17,7 +20,8 @@ import warnings
 
 import torch
 
-from .spline import local_values
+from . import spline_kernels
+from .spline import _horner_tables, local_values
 
 __all__ = ["sparse_spline_matmul"]
 
@@ -29,6 +33,13 @@ class _SparseSplineMM(torch.autograd.Function):
         k1 = k + 1
         n_basis = knots.shape[-1] - 1 - k
         need_x = bool(ctx.needs_input_grad[0])
+        ctx.compiled = spline_kernels.applies(x) and weight.dtype == x.dtype
+        if ctx.compiled:  # one pass, no sparse matrix (spline_kernels)
+            _, E, th, _ = _horner_tables(table, k, n_basis)
+            y, (first, vals, dv) = spline_kernels.sparse_matmul(x, knots, E, th, k, weight, need_x)
+            ctx.save_for_backward(first, vals, dv, weight)
+            ctx.n_in = n_in
+            return y
         vals, idx, dvals = local_values(x, knots, table, k, need_x)
         col = (idx + torch.arange(0, n_in * n_basis, n_basis, device=x.device).repeat(N)[:, None]).reshape(-1)
         crow = torch.arange(0, N * n_in * k1 + 1, n_in * k1, device=x.device)
@@ -49,6 +60,11 @@ class _SparseSplineMM(torch.autograd.Function):
         if torch.is_grad_enabled():
             raise RuntimeError("second derivatives are not available on the sparse large-grid path; "
                                "set layer.sparse = False for PDE losses")
+        if ctx.compiled:
+            first, vals, dv, weight = ctx.saved_tensors
+            gx, gw = spline_kernels.sparse_grads(first, vals, dv, gy, weight, ctx.n_in, ctx.needs_input_grad[0],
+                                                 ctx.needs_input_grad[4])
+            return gx, None, None, None, gw
         crow, col, vals, dvals, weight = ctx.saved_tensors
         N, n_in, k1, n_basis = ctx.shape
         gy = gy.contiguous()

@@ -17,10 +17,10 @@ Conventions
 """
 from __future__ import annotations
 
-import warnings
 
-import numpy as np
 import torch
+
+from . import spline_kernels
 
 __all__ = [
     "uniform_knots",
@@ -256,36 +256,65 @@ def local_values(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int
 
 
 def _features(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int, with_deriv: bool):
-    """Dense features (N*in, G+k), their scatter indices (N*in, k+1) and, if asked, the
-    derivatives of the k+1 non-zero values (N*in, k+1)."""
+    """Dense features (N*in, G+k) of x (N, in) and, if ``with_deriv``, the state
+    :func:`_grad_input` needs for the input gradient (else None).
+
+    CPU float tensors go through the compiled kernels of ``spline_kernels`` when numba is
+    available (one pass for values and derivatives); everything else through the
+    eager ops below (``use_compiled_kernels`` routes those through torch.compile instead).
+    """
+    n_basis = knots.shape[-1] - 1 - k
+    if spline_kernels.applies(x) and not _COMPILED_ON:
+        _, E, th, _ = _horner_tables(tab, k, n_basis)
+        out, (first, dvals) = spline_kernels.features(x, knots, E, th, k, n_basis, with_deriv)
+        return out, (("numba", first, dvals) if with_deriv else None)
+    out, idx, dvals = _KERNELS["features"](x, knots, tab, k, with_deriv)
+    return out, (("eager", idx, dvals) if with_deriv else None)
+
+
+def _grad_input(grad: torch.Tensor, state) -> torch.Tensor:
+    """(N*in,) input gradient of sum(grad * features) from the state of :func:`_features`."""
+    if state[0] == "numba":
+        return spline_kernels.grad_input(state[1], state[2], grad)
+    _, idx, dvals = state
+    return _KERNELS["grad_input"](grad, idx, dvals)
+
+
+def _eager_features(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int, with_deriv: bool):
+    """Eager kernel: dense features (N*in, G+k), their scatter indices (N*in, k+1) and, if
+    asked, the derivatives of the k+1 non-zero values (N*in, k+1)."""
     vals, idx, dvals = local_values(x, knots, tab, k, with_deriv)
     out = x.new_zeros(vals.shape[0], knots.shape[-1] - 1 - k).scatter_add_(1, idx, vals)
     return out, idx, dvals
 
 
-def _grad_input(grad: torch.Tensor, idx: torch.Tensor, dvals: torch.Tensor) -> torch.Tensor:
+def _eager_grad_input(grad: torch.Tensor, idx: torch.Tensor, dvals: torch.Tensor) -> torch.Tensor:
     return (grad.reshape(idx.shape[0], -1).gather(1, idx) * dvals).sum(1)
 
 
-_EAGER = {"features": _features, "grad_input": _grad_input}
+_EAGER = {"features": _eager_features, "grad_input": _eager_grad_input}
 _COMPILED: dict = {}
 _KERNELS = dict(_EAGER)
+_COMPILED_ON = False
 
 
 def use_compiled_kernels(enabled: bool = True) -> None:
-    """Run the basis kernels through ``torch.compile`` (fused loops: several times faster for
-    large layers, at a one-off compile cost of ~20-30 s per shape family). Off by default."""
+    """Run the eager basis kernels through ``torch.compile`` (fused loops, at a one-off compile
+    cost of ~20-30 s per shape family). Off by default; while on, it replaces the numba kernels
+    too (so the two can be compared)."""
+    global _COMPILED_ON
     if enabled and not _COMPILED:
         _COMPILED.update({name: torch.compile(fn, dynamic=True) for name, fn in _EAGER.items()})
     _KERNELS.update(_COMPILED if enabled else _EAGER)
+    _COMPILED_ON = bool(enabled)
 
 
 class _BSplineBasis(torch.autograd.Function):
     """Dense basis features from the polynomial table, with an analytic backward.
 
-    The backward uses the derivative values computed alongside the forward (a gather and a
-    dot product per input); under ``create_graph`` it calls itself for the next derivative, so
-    it is differentiable to any order.
+    The backward uses the closed-form B-spline derivatives of the k + 1 non-zero values, computed
+    in the forward pass (nothing of the Cox-de Boor recursion is stored); under ``create_graph`` it calls itself for the
+    next derivative, so it is differentiable to any order.
     """
 
     @staticmethod
@@ -293,9 +322,10 @@ class _BSplineBasis(torch.autograd.Function):
         N, n_in = x.shape
         tab = _deriv_table(table, k, deriv)
         need = bool(ctx.needs_input_grad[0])
-        out, idx, dvals = _KERNELS["features"](x, knots, tab, k, need)
-        if need:
-            ctx.save_for_backward(x, knots, table, idx, dvals)
+        out, state = _features(x, knots, tab, k, need)
+        if need:  # all through save_for_backward: autograd's saved-tensor hooks see (and count) them
+            ctx.save_for_backward(x, knots, table, *state[1:])
+            ctx.kind = state[0]
         ctx.k, ctx.deriv = k, deriv
         return out.view(N, n_in, knots.shape[-1] - 1 - k)
 
@@ -303,11 +333,11 @@ class _BSplineBasis(torch.autograd.Function):
     def backward(ctx, grad):
         if not ctx.needs_input_grad[0]:
             return None, None, None, None, None
-        x, knots, table, idx, dvals = ctx.saved_tensors
+        x, knots, table, *state = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: stay differentiable
             d = _BSplineBasis.apply(x, knots, table, ctx.k, ctx.deriv + 1)
             return (grad * d).sum(-1), None, None, None, None
-        return _KERNELS["grad_input"](grad, idx, dvals).view(x.shape), None, None, None, None
+        return _grad_input(grad, (ctx.kind, *state)).view(x.shape), None, None, None, None
 
 
 def basis(x: torch.Tensor, knots: torch.Tensor, k: int, deriv: int = 0, table: torch.Tensor | None = None) -> torch.Tensor:
@@ -325,88 +355,6 @@ def basis(x: torch.Tensor, knots: torch.Tensor, k: int, deriv: int = 0, table: t
     return out.reshape(*lead, *out.shape[1:])
 
 
-# --------------------------------------------------------------------------- least squares
-def curve_to_coef(x: torch.Tensor, y: torch.Tensor, knots: torch.Tensor, k: int, ridge: float = 0.0) -> torch.Tensor:
-    """Least-squares spline coefficients of sampled curves, batched over inputs.
-
-    x: (N, in) sample locations; y: (N, in, out) curve values; knots: (in, n_knots).
-    Returns coef (in, out, n_basis) minimising sum_n (y - sum_m coef B_m(x))^2 per (in, out).
-    Solved in float64. Rank-deficient systems (basis functions with no samples) get the
-    minimum-norm solution; if the SVD-based solver fails, a ridge-regularised normal-equation
-    solve is used instead. Never raises for conditioning, never prints.
-    """
-    dtype = y.dtype
-    with torch.no_grad():
-        x64, y64, t64 = x.double().cpu(), y.double().cpu(), knots.double().cpu()
-        if t64.shape[-1] - 1 - k > _DENSE_MAX_BASIS:
-            coef = _banded_lstsq(x64, y64, t64, k, ridge)
-            return coef.permute(0, 2, 1).to(device=y.device, dtype=dtype).contiguous()
-        A = basis(x64, t64, k).permute(1, 0, 2)  # (in, N, nb)
-        B = y64.permute(1, 0, 2)  # (in, N, out)
-        coef = None
-        if ridge == 0.0:
-            try:
-                coef = torch.linalg.lstsq(A, B, rcond=1e-12, driver="gelsd").solution
-                if not bool(torch.isfinite(coef).all()):
-                    coef = None
-            except RuntimeError:
-                coef = None
-        if coef is None:
-            coef = _ridge_solve(A, B, ridge)
-        return coef.permute(0, 2, 1).to(device=y.device, dtype=dtype).contiguous()
-
-
-_DENSE_MAX_BASIS = 48
-
-
-def _banded_lstsq(x, y, knots, k, ridge):
-    """Normal equations in banded form (bandwidth k) for large grids: cost O(N (k+1)^2 + nb k^2)."""
-    import scipy.linalg
-
-    n_in, out = x.shape[1], y.shape[-1]
-    nb = knots.shape[-1] - 1 - k
-    first, vals, _ = local_basis(x, knots, k)
-    bidx = (first.unsqueeze(-1) + torch.arange(k + 1)).clamp(0, nb - 1)  # (N, in, k+1)
-    aty = torch.zeros(nb, n_in, out, dtype=torch.float64)
-    ab = torch.zeros(n_in, k + 1, nb, dtype=torch.float64)  # upper banded storage
-    for r in range(k + 1):
-        aty.scatter_add_(0, bidx[:, :, r, None].expand(-1, -1, out), vals[:, :, r, None] * y)
-        for r2 in range(r, k + 1):
-            row = ab[:, k - (r2 - r), :]
-            row.scatter_add_(1, bidx[:, :, r2].t(), (vals[:, :, r] * vals[:, :, r2]).t())
-    scale = ab[:, k, :].mean(-1).clamp_min(1e-300)
-    coef = torch.zeros(n_in, nb, out, dtype=torch.float64)
-    for i in range(n_in):
-        lam = max(ridge, 1e-10)
-        for _ in range(8):
-            band = ab[i].clone()
-            band[k] += lam * scale[i]
-            try:
-                coef[i] = torch.from_numpy(scipy.linalg.solveh_banded(band.numpy(), aty[:, i, :].numpy()))
-                break
-            except (np.linalg.LinAlgError, ValueError):
-                lam *= 100.0
-    return coef
-
-
-def _ridge_solve(A: torch.Tensor, B: torch.Tensor, ridge: float) -> torch.Tensor:
-    AtA = A.transpose(-1, -2) @ A
-    AtB = A.transpose(-1, -2) @ B
-    n = AtA.shape[-1]
-    eye = torch.eye(n, dtype=A.dtype)
-    scale = AtA.diagonal(dim1=-2, dim2=-1).mean(-1, keepdim=True).clamp_min(1e-300).unsqueeze(-1)
-    lam = max(ridge, 1e-10)
-    for _ in range(8):
-        L, info = torch.linalg.cholesky_ex(AtA + lam * scale * eye)
-        if int(info.max()) == 0:
-            sol = torch.cholesky_solve(AtB, L)
-            if bool(torch.isfinite(sol).all()):
-                return sol
-        lam *= 100.0
-    warnings.warn("curve_to_coef: system singular even with regularisation; returning zeros", RuntimeWarning)
-    return torch.zeros(A.shape[0], n, B.shape[-1], dtype=A.dtype)
-
-
-def coef_to_curve(x: torch.Tensor, coef: torch.Tensor, knots: torch.Tensor, k: int) -> torch.Tensor:
-    """Evaluate splines: x (N, in), coef (in, out, nb) -> (N, in, out)."""
-    return torch.einsum("nim,iom->nio", basis(x, knots, k), coef)
+# The least-squares maps between sampled curves and coefficients live in spline_fit.py; they are
+# part of this module's API (imported at the end: spline_fit uses basis() from here).
+from .spline_fit import coef_to_curve, curve_to_coef  # noqa: E402

@@ -1,0 +1,122 @@
+"""The compiled (numba) basis kernels equal the eager torch kernels, on the dense and the
+large-grid paths, serial and parallel, and kanlab works without them."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from kanlab import KANLayer, spline, spline_kernels
+
+pytestmark = pytest.mark.skipif(not spline_kernels.AVAILABLE, reason="numba is not installed")
+
+
+def _knots(n_in, G, k, dtype, seed):
+    gen = torch.Generator().manual_seed(seed)
+    steps = torch.rand(n_in, G, generator=gen, dtype=torch.float64) + 0.2  # non-uniform
+    grid = torch.cat([torch.zeros(n_in, 1, dtype=torch.float64), steps.cumsum(1)], 1)
+    grid = 2 * grid / grid[:, -1:] - 1
+    return spline.extend_knots(grid, k).to(dtype)
+
+
+@pytest.fixture
+def eager_then_compiled():
+    yield
+    spline_kernels.ENABLED = True
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 2e-6)])
+def test_dense_features_and_input_gradient_match_eager(k, dtype, tol):
+    gen = torch.Generator().manual_seed(k)
+    x = torch.rand(97, 6, generator=gen, dtype=dtype) * 3 - 1.5  # some inputs outside the grid
+    knots = _knots(6, 7, k, dtype, k)
+    tab = spline.basis_table(knots, k).to(dtype)
+    feats, state = spline._features(x, knots, tab, k, True)
+    assert state[0] == "numba"
+    ref, idx, dvals = spline._eager_features(x, knots, tab, k, True)
+    torch.testing.assert_close(feats, ref, atol=tol, rtol=0)
+    g = torch.randn(feats.shape, generator=gen, dtype=dtype)
+    torch.testing.assert_close(spline._grad_input(g, state), spline._eager_grad_input(g, idx, dvals),
+                               atol=tol * 10, rtol=tol * 10)
+
+
+def test_serial_and_parallel_kernels_agree(monkeypatch):
+    x = torch.rand(512, 64, dtype=torch.float64) * 2 - 1
+    knots = _knots(64, 9, 3, torch.float64, 0)
+    tab = spline.basis_table(knots, 3)
+    outs = []
+    for par_min in (1 << 62, 0):  # never parallel, always parallel
+        monkeypatch.setattr(spline_kernels, "_PARALLEL_MIN", par_min)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(2)
+        try:
+            feats, state = spline._features(x, knots, tab, 3, True)
+            outs.append((feats, spline._grad_input(torch.ones_like(feats), state)))
+        finally:
+            torch.set_num_threads(threads)
+    torch.testing.assert_close(outs[0][0], outs[1][0], atol=0, rtol=0)
+    torch.testing.assert_close(outs[0][1], outs[1][1], atol=1e-13, rtol=0)
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-11), (torch.float32, 5e-5)])
+def test_large_grid_path_matches_sparse_eager(dtype, tol, eager_then_compiled):
+    torch.manual_seed(0)
+    layer = KANLayer(7, 5, grid=100, k=3).to(dtype)
+    assert layer.use_sparse()
+    with torch.no_grad():
+        layer.coef.normal_()
+    x = (torch.rand(300, 7, dtype=dtype) * 2.4 - 1.2).requires_grad_()
+    res = []
+    for enabled in (True, False):
+        spline_kernels.ENABLED = enabled
+        layer.zero_grad()
+        x.grad = None
+        y = layer(x)
+        y.backward(torch.cos(y))
+        res.append([y.detach().clone(), x.grad.clone(), layer.coef.grad.clone(), layer.scale_sp.grad.clone()])
+    for a, b in zip(*res):
+        torch.testing.assert_close(a, b, atol=tol * (1 + float(b.abs().max())), rtol=0)
+
+
+def test_layer_gradcheck_on_compiled_kernels():
+    layer = KANLayer(3, 2, grid=6).double()
+    x = (torch.rand(11, 3, dtype=torch.float64) * 2 - 1).requires_grad_()
+    assert torch.autograd.gradcheck(layer, (x,))
+
+
+def test_kanlab_works_without_numba():
+    code = ("import torch, kanlab; from kanlab import spline_kernels; assert not spline_kernels.AVAILABLE; "
+            "y = kanlab.KANLayer(3, 2)(torch.rand(5, 3)); print(tuple(y.shape))")
+    env = dict(os.environ, KANLAB_NUMBA="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(5, 2)"
+
+
+def _child_forward(layer, x, q):
+    torch.set_num_threads(1)
+    q.put((float(layer(x).detach().sum()), spline_kernels._parallel_ok))
+
+
+def test_forked_child_uses_serial_kernels():
+    """GNU OpenMP's thread pool does not survive fork(): children must not launch parallel kernels."""
+    import multiprocessing as mp
+
+    layer = KANLayer(64, 8)
+    x = torch.rand(1024, 64)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        parent = float(layer(x).detach().sum())
+    finally:
+        torch.set_num_threads(threads)
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_forward, args=(layer, x, q))
+    p.start()
+    value, parallel_ok = q.get(timeout=60)
+    p.join(timeout=60)
+    assert not parallel_ok
+    assert abs(value - parent) <= 1e-4 * (1 + abs(parent))

@@ -72,4 +72,5 @@ def test_fit_is_the_same_with_and_without_the_fused_path():
         finally:
             fused_grad.ENABLED = True
     # the same path through L-BFGS (rounding differences grow over longer runs: line-search branches)
-    assert hist[0] == pytest.approx(hist[1], rel=1e-6)
+    assert hist[0] == pytest.approx(hist[1], rel=1e-5)
+

@@ -25,16 +25,16 @@ __all__ = ["supports", "mse_and_grad", "ENABLED"]
 ENABLED = True  # set False to train through autograd only (benchmarks compare the two)
 
 
-def _silu_grad(x):
-    s = torch.sigmoid(x)
-    return s * (1 + x * (1 - s))
+def _silu_backward(g, x):
+    return torch.ops.aten.silu_backward(g, x)  # one fused kernel for g * silu'(x)
 
 
-def _tanh_grad(x):
-    return 1 - torch.tanh(x) ** 2
+def _tanh_backward(g, x):
+    return g * (1 - torch.tanh(x) ** 2)
 
 
-_BASE_GRAD = {"silu": _silu_grad, "tanh": _tanh_grad, "identity": torch.ones_like, "zero": torch.zeros_like}
+_BASE_BACKWARD = {"silu": _silu_backward, "tanh": _tanh_backward, "identity": lambda g, x: g,
+                  "zero": lambda g, x: torch.zeros_like(g)}
 
 
 def _layer_params(layer):
@@ -49,7 +49,7 @@ def supports(model, params) -> bool:
     if not ENABLED or not isinstance(model, KANNetwork) or type(model).forward is not KANNetwork.forward:
         return False
     layers = list(model.layers)
-    if any(len(s) for s in model.symbolic) or any(l.use_sparse() or l.base_fun not in _BASE_GRAD for l in layers):
+    if any(len(s) for s in model.symbolic) or any(l.use_sparse() or l.base_fun not in _BASE_BACKWARD for l in layers):
         return False
     trainable = {id(p) for p in params}
     own = [p for l in layers for p in _layer_params(l)] + [p for s in model.symbolic for p in s.parameters()]
@@ -94,7 +94,7 @@ def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Ten
         layer.coef.grad = d * sm.unsqueeze(-1)
         layer.scale_sp.grad = (d * layer.coef).sum(-1) * layer.mask
         if l > 0:
-            gx = (g @ wb.t()) * _BASE_GRAD[layer.base_fun](x_l)
+            gx = _BASE_BACKWARD[layer.base_fun](g @ wb.t(), x_l)
             g = gx + spline._grad_input(g @ ws.t(), state).view_as(x_l)
     for s in model.symbolic:
         for p in s.parameters():

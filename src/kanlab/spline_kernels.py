@@ -80,34 +80,40 @@ if AVAILABLE:
         return lo
 
     @numba.njit(inline="always", cache=True)
+    def _locate(xv, t, th, i):
+        """(j, table row, local coordinate s in [0, 1)) of input value xv of input i."""
+        n_knots = t.shape[1]
+        j = _interval(xv, t, i, n_knots)
+        row = i * (n_knots + 1) + j
+        return j, row, (xv - th[row, 0]) * th[row, 1]
+
+    @numba.njit(inline="always", cache=True)
+    def _horner(E, row, s, k, col):
+        """sum_p E[row, p, col] s^p (column col of the table: a basis value or its s-derivative)."""
+        acc = E[row, k, col]
+        for p in range(k - 1, -1, -1):
+            acc = acc * s + E[row, p, col]
+        return acc
+
+    @numba.njit(inline="always", cache=True)
     def _row(x, t, E, th, out, first, dv, a, i, k, with_deriv):
         """Dense basis row of input value x[a, i] into out[a * in + i] (and, with_deriv, the
         x-derivatives of its k + 1 non-zero values into dv, the first one's index into first).
         Inlined into the loops below, where k and with_deriv are constants for the common
         case, so the compiler unrolls it. Plain 2-D indexing: row slices would be array views,
         each with reference-count traffic."""
-        n_knots = t.shape[1]
         nb = out.shape[1]
         q = a * x.shape[1] + i
-        xv = x[a, i]
-        j = _interval(xv, t, i, n_knots)
-        row = i * (n_knots + 1) + j
-        s = (xv - th[row, 0]) * th[row, 1]
+        j, row, s = _locate(x[a, i], t, th, i)
         k1 = k + 1
         for m in range(nb):
             out[q, m] = 0.0
         for r in range(k1):
             c = j - k1 + r
             if 0 <= c < nb:
-                acc = E[row, k, r]
-                for p in range(k - 1, -1, -1):
-                    acc = acc * s + E[row, p, r]
-                out[q, c] = acc
+                out[q, c] = _horner(E, row, s, k, r)
             if with_deriv:
-                acc = E[row, k, k1 + r]
-                for p in range(k - 1, -1, -1):
-                    acc = acc * s + E[row, p, k1 + r]
-                dv[q, r] = acc * th[row, 1]
+                dv[q, r] = _horner(E, row, s, k, k1 + r) * th[row, 1]
         if with_deriv:
             first[q] = j - k1
 
@@ -148,22 +154,12 @@ if AVAILABLE:
     def _local(x, t, E, th, k, a, i, q, first, vals, dv, with_deriv):
         """The k + 1 non-zero basis values of x[a, i] into vals[q] (derivatives into dv[q]);
         first[q] = index of the first of them."""
-        n_knots = t.shape[1]
-        xv = x[a, i]
-        j = _interval(xv, t, i, n_knots)
-        row = i * (n_knots + 1) + j
-        s = (xv - th[row, 0]) * th[row, 1]
+        j, row, s = _locate(x[a, i], t, th, i)
         k1 = k + 1
         for r in range(k1):
-            acc = E[row, k, r]
-            for p in range(k - 1, -1, -1):
-                acc = acc * s + E[row, p, r]
-            vals[q, r] = acc
+            vals[q, r] = _horner(E, row, s, k, r)
             if with_deriv:
-                acc = E[row, k, k1 + r]
-                for p in range(k - 1, -1, -1):
-                    acc = acc * s + E[row, p, k1 + r]
-                dv[q, r] = acc * th[row, 1]
+                dv[q, r] = _horner(E, row, s, k, k1 + r) * th[row, 1]
         first[q] = j - k1
 
     _BLOCK = 1024  # samples per block: a block of y / gy stays in cache while one input's rows are read

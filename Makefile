@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/layer_speed.py
 	$(BIN)/python benchmarks/fit_recipe.py
+	$(BIN)/python benchmarks/large_grid.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

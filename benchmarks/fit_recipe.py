@@ -21,7 +21,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
-from kanlab import KAN, create_dataset, fused_grad
+from kanlab import KAN, create_dataset, fused_grad, spline_kernels
 
 PYKAN = {"time_s": 19.5, "rmse": [3.0e-3, 4.6e-4, 1.4e-4]}
 TARGET = [3e-3, 5e-4, 1.5e-4]
@@ -36,11 +36,11 @@ def run_once(seed=0):
     model = KAN(width=[2, 5, 1], grid=5, k=3, seed=seed)
     out = []
     for i, grid in enumerate([5, 10, 20]):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if i:
             model = model.refine(grid)
         h = model.fit(ds, opt="LBFGS", steps=50, progress=False)
-        out.append((grid, h["test_loss"][-1], time.perf_counter() - t0))
+        out.append((grid, h["test_loss"][-1], time.perf_counter() - t0, time.process_time() - c0))
     return out
 
 
@@ -48,12 +48,20 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--compare-eager", action="store_true",
+                    help="interleave runs with the compiled (numba) basis kernels off and report the ratio")
     ap.add_argument("--compare-autograd", action="store_true",
                     help="interleave runs with the fused MSE gradient off (plain autograd) and report the ratio")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    totals, autograd_totals = [], []
+    totals, autograd_totals, eager_totals = [], [], []
+    run_once()  # warm-up: numba compiles (or loads from its cache) on first use
     for r in range(args.repeats):
+        if args.compare_eager:
+            spline_kernels.ENABLED = False
+            eager_totals.append(sum(s[2] for s in run_once()))
+            spline_kernels.ENABLED = True
+            print(f"eager-kernel run: {eager_totals[-1]:.2f} s")
         if args.compare_autograd:
             fused_grad.ENABLED = False
             autograd_totals.append(sum(s[2] for s in run_once()))
@@ -62,13 +70,19 @@ def main(argv=None):
         stages = run_once()
         total = sum(s[2] for s in stages)
         totals.append(total)
-        for (grid, rmse, dt), ref, tgt in zip(stages, PYKAN["rmse"], TARGET):
+        for (grid, rmse, dt, _), ref, tgt in zip(stages, PYKAN["rmse"], TARGET):
             ok = "ok" if rmse <= tgt else "MISSED"
             print(f"G={grid:>3}: test RMSE {rmse:.2e} (target <= {tgt:.1e} {ok}; pykan {ref:.1e})  {dt:.2f} s")
-        print(f"total {total:.2f} s  (pykan 0.2.8: {PYKAN['time_s']} s -> {PYKAN['time_s'] / total:.1f}x faster)")
+        cpu = sum(s[3] for s in stages)
+        print(f"total {total:.2f} s wall, {cpu:.2f} s CPU  (pykan 0.2.8: {PYKAN['time_s']} s -> "
+              f"{PYKAN['time_s'] / total:.1f}x faster)")
     if args.repeats > 1:
         med = statistics.median(totals)
         print(f"median total over {args.repeats}: {med:.2f} s -> {PYKAN['time_s'] / med:.1f}x faster than pykan")
+    if eager_totals:
+        eg = statistics.median(eager_totals)
+        print(f"numba kernels vs eager torch kernels: median {statistics.median(totals):.2f} s vs {eg:.2f} s "
+              f"-> {eg / statistics.median(totals):.2f}x")
     if autograd_totals:
         ag = statistics.median(autograd_totals)
         print(f"fused MSE gradient vs autograd: median {statistics.median(totals):.2f} s vs {ag:.2f} s "

@@ -213,7 +213,8 @@ def _horner_tables(tab: torch.Tensor, k: int, n_basis: int):
     C[., p, r] the s^p coefficient of value r; E (in*rows, k+1, 2(k+1)) with the s-derivative
     coefficients beside them (row p = k zero); [t_mu, 1/h] (in*rows, 2); and the clamped basis
     indices (in*rows, k+1). Cached per table object (layers keep theirs until the knots change)."""
-    hit = _HORNER_TABLES.get(id(tab))
+    compiling = torch.compiler.is_compiling()  # under torch.compile: no cache (its guards would recompile per table)
+    hit = None if compiling else _HORNER_TABLES.get(id(tab))
     if hit is not None and hit[0] is tab:
         return hit[1]
     k1 = k + 1
@@ -224,6 +225,8 @@ def _horner_tables(tab: torch.Tensor, k: int, n_basis: int):
     j = torch.arange(n_rows, device=tab.device)
     idx = (j[:, None] - k1 + torch.arange(k1, device=tab.device)).clamp(0, max(n_basis - 1, 0)).repeat(n_in, 1)
     out = (C.contiguous(), E.contiguous(), tab[..., :2].reshape(-1, 2).contiguous(), idx.contiguous())
+    if compiling:
+        return out
     if len(_HORNER_TABLES) > 256:
         _HORNER_TABLES.clear()
     _HORNER_TABLES[id(tab)] = (tab, out)

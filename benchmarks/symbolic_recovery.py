@@ -2,7 +2,8 @@
 
 For each equation: 1000 samples on its documented box (kanlab.datasets.FEYNMAN), optionally with
 1% Gaussian noise on y, then ``kanlab.discover`` with fixed seeds and default settings (no
-per-equation tuning). Each result is classified:
+per-equation tuning; the default candidate pipelines separable -> identity -> log|y| are tried in
+that order until one formula is essentially exact, see kanlab.discover). Each result is classified:
   exact      the formula, after rounding its constants to 3 significant digits, equals the truth
              (rounded the same way) to 1e-9 at 64 random points (a numeric identity test;
              sympy.simplify is unbounded in time and memory on the larger formulas);

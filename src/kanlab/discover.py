@@ -14,6 +14,21 @@ The pipeline (every step visible in the result, nothing normalised behind the us
    whenever that does not raise the training error by more than ``snap_tol``;
 5. report the formula's own test RMSE and R^2 (the formula, not the network, is evaluated),
    and a Pareto list of (complexity, test RMSE, formula) over rounding levels.
+
+Steps 1-4 are the "identity" pipeline. ``discover`` runs up to three candidate pipelines, in the
+order of ``transforms`` (default: separable, identity, log), and stops as soon as one formula is
+essentially exact (held-out RMSE <= 1e-7 std(y)):
+  separable  a dense KAN (no sparsity, no pruning) serves as an oracle for f; additive, product
+             and rank-2 splits of the variables (and of 1/f, f^2, log|f|) are tested on it and
+             the pieces solved recursively (:mod:`kanlab.discover_separable`); the combined
+             formula's constants are refitted on the data, then snapped;
+  identity   steps 1-4 on y;
+  log        steps 1-4 on log|y| when y has one sign; the formula is y = sign * exp(g), written
+             out (:mod:`kanlab.discover_transforms`).
+The candidate is chosen by the rule in :mod:`kanlab.discover_transforms` (essentially exact
+first, else the simplest within 1.5x of the lowest held-out error); ``result.transform`` names
+it, and each Pareto entry carries ``.transform``. The held-out split is the one reported as
+``test_rmse`` (it also guides pruning and edge choices inside the pipeline).
 """
 from __future__ import annotations
 
@@ -22,15 +37,19 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import numpy as np
 import sympy
 import torch
 
 from . import prune, train
-from .formula import bounded_simplify, round_expr, symbolic_formula, to_callable
+from .formula import round_expr, symbolic_formula
 from .network import KANNetwork
+from .discover_separable import separable_formula
+from .discover_transforms import (Candidate, ParetoPoint, choose, from_log, is_exact, log_target, polish_constants)
+from .discover_transforms import complexity as _complexity
+from .discover_transforms import rmse as _rmse
+from .formula_snap import _simplify, snap_constants
 from .symbolic_fit import active_numeric_edges, fix_symbolic, suggest_symbolic
 from .validate import KanlabError, as_tensor, check_finite
 
@@ -47,6 +66,7 @@ class DiscoverResult:
     var_names: list = field(default_factory=list)
     model_numeric_rmse: float = float("nan")
     seconds: float = 0.0
+    transform: str = "identity"
 
     def __str__(self) -> str:
         return f"{self.formula}  (test RMSE {self.test_rmse:.3g}, R^2 {self.r2:.6f})"
@@ -76,41 +96,6 @@ def _prepare(X, y, var_names, test_size, seed):
     te, tr = perm[:n_test], perm[n_test:]
     ds = {"train_input": X[tr], "train_label": y[tr, None], "test_input": X[te], "test_label": y[te, None]}
     return ds, names
-
-
-def _nice_values(v: float):
-    """Simple numbers near v, simplest first."""
-    out = [0.0] if abs(v) < 0.5 else []
-    out.append(float(round(v)))
-    fr = Fraction(v).limit_denominator(10)
-    out.append(float(fr))
-    if abs(v) > 0.3:
-        k = Fraction(v / math.pi).limit_denominator(4)
-        if k != 0:
-            out.append(float(k) * math.pi)
-    return out
-
-
-def _to_sympy_number(v: float):
-    if v == 0:
-        return sympy.Integer(0)
-    k = Fraction(v / math.pi).limit_denominator(4)
-    if k != 0 and abs(float(k) * math.pi - v) < 1e-12:
-        return sympy.Rational(k.numerator, k.denominator) * sympy.pi
-    fr = Fraction(v).limit_denominator(10)
-    if abs(float(fr) - v) < 1e-12:
-        return sympy.Rational(fr.numerator, fr.denominator)
-    return sympy.Float(v)
-
-
-def _rmse(expr, syms, X, y):
-    try:
-        with np.errstate(all="ignore"):
-            pred = to_callable(expr, syms)(X)
-        r = float(np.sqrt(np.mean((pred - y) ** 2)))
-    except Exception:  # noqa: BLE001 - a candidate formula that cannot be evaluated is just rejected
-        return math.inf
-    return r if math.isfinite(r) else math.inf
 
 
 _SCALE_FREE = {"x", "x^2", "x^3", "x^4", "x^5", "1/x", "1/x^2", "sqrt", "1/sqrt", "abs", "sgn", "0"}
@@ -161,51 +146,16 @@ def _prune_search(model, ds, steps, levels=(1e-1, 3e-2, 1e-2)):
         model = min(good, key=lambda t: t[0])[1]
 
 
-def snap_constants(expr, syms, X, y, tol=1e-3):
-    """Distribute constants into function arguments and replace each float by a simple value
-    when the training RMSE stays within (1 + tol) of the start (plus 1e-9 * std(y))."""
-    expr = sympy.expand(expr, power_exp=True, log=False, multinomial=False, deep=True)
-    base = _rmse(expr, syms, X, y)
-    limit = base * (1 + tol) + 1e-9 * float(np.std(y))
-    for f in sorted(expr.atoms(sympy.Float), key=lambda a: -abs(float(a))):
-        if f not in expr.atoms(sympy.Float):
-            continue
-        for v in _nice_values(float(f)):
-            trial = expr.xreplace({f: _to_sympy_number(v)})
-            if _rmse(trial, syms, X, y) <= limit:
-                expr = trial
-                break
-    expr = _simplify(expr)
-    exact = {f: _to_sympy_number(float(f)) for f in expr.atoms(sympy.Float)}
-    return _simplify(expr.xreplace({f: v for f, v in exact.items() if not isinstance(v, sympy.Float)}))
-
-
-def _simplify(expr, max_ops: int = 80):
-    """sympy.simplify bounded in size and time (see formula.bounded_simplify)."""
-    return bounded_simplify(expr, seconds=5.0, max_ops=max_ops)
-
-
-def _complexity(expr) -> int:
-    return int(sympy.count_ops(expr, visual=False)) + len(expr.atoms(sympy.Symbol))
-
-
-def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20), sparse_steps: int = 100,
-             steps: int = 50, lamb: float = 1e-2, lamb_entropy: float = 10.0, lib=None, topk: int = 3,
-             test_size: float = 0.2, snap_tol: float = 1e-3, verbose: bool = False,
-             model_cls=None) -> DiscoverResult:
-    """Find a closed-form formula y = f(X). See the module docstring for the pipeline.
-    ``model_cls``: the network class to build (``kanlab.discover`` passes the ``KAN`` facade)."""
-    model_cls = model_cls or KANNetwork
-    t0 = time.perf_counter()
-    ds, names = _prepare(X, y, var_names, test_size, seed)
+def _kan_expr(ds, names, seed, hidden, grids, sparse_steps, steps, lamb, lamb_entropy, lib, topk, model_cls, say):
+    """Steps 1-4 of the pipeline on one target: returns (raw formula in the target's units with
+    float constants, the symbolic model, the numeric model's test RMSE, mu, sigma).
+    The formula is mu + sigma * f(x), with f the standardised network's formula."""
     # the sparsity penalty is not scale-free: train on standardised y, and put the scale back
     # into the formula explicitly (y = mu + sigma * f), where the user sees it
     mu, sigma = float(ds["train_label"].mean()), float(ds["train_label"].std())
-    raw_ds = ds
     ds = {k: ((v - mu) / sigma if k.endswith("label") else v) for k, v in ds.items()}
     n = ds["train_input"].shape[1]
     hidden = hidden if hidden is not None else 2 * n + 1
-    say = print if verbose else (lambda *a, **k: None)
     xtr = ds["train_input"]
     model = model_cls([n, hidden, 1], grid=grids[0], k=3, seed=seed, dtype=torch.float64)
     train.fit(model, ds, steps=sparse_steps, lamb=lamb, lamb_entropy=lamb_entropy, progress=False)
@@ -238,25 +188,149 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
         err, _, name, model = min(ok, key=lambda t: (t[1], t[0]))
         say(f"edge ({l},{i},{j}) -> {name} (test RMSE {err * sigma:.3g}; tried {[t[2] for t in trials]})")
     train.fit(model, ds, steps=steps, progress=False)
+    raw = mu + sigma * symbolic_formula(model, var_names=names, simplify=False)[0]
+    return raw, model, numeric_rmse, mu, sigma
+
+
+def _log_expr(ds, kan, syms, snap_tol, say):
+    """The log|y| pipeline: g(x) ~ log|y| by the KAN pipeline, constants snapped in log units,
+    returned as y = sign * exp(g) (or None when y changes sign or touches zero)."""
+    lt = log_target(ds["train_label"][:, 0].numpy())
+    lte = log_target(ds["test_label"][:, 0].numpy())
+    if lt is None or lte is None or lt[0] != lte[0]:
+        return None
+    sign = lt[0]
+    lds = dict(ds, train_label=torch.from_numpy(lt[1])[:, None], test_label=torch.from_numpy(lte[1])[:, None])
+    raw, model = kan(lds)[:2]
+    g = snap_constants(raw, syms, ds["train_input"].numpy(), lt[1], tol=snap_tol)
+    say(f"log|y| pipeline: log|y| = {g}")
+    return from_log(g, sign), model
+
+
+def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20), sparse_steps: int = 100,
+             steps: int = 50, lamb: float = 1e-2, lamb_entropy: float = 10.0, lib=None, topk: int = 3,
+             test_size: float = 0.2, snap_tol: float = 1e-3, verbose: bool = False,
+             model_cls=None, transforms=("separable", "identity", "log")) -> DiscoverResult:
+    """Find a closed-form formula y = f(X). See the module docstring for the pipeline.
+    ``transforms``: the candidate pipelines, tried in this order until one gives an essentially
+    exact formula (see :mod:`kanlab.discover_transforms`): "identity" (a KAN on y), "separable"
+    (a dense numeric KAN used as an oracle for additive / product / rank-2 separability,
+    recursively, :mod:`kanlab.discover_separable`), "log" (a KAN on log|y|,
+    when y has one sign; the formula is y = sign * exp(g)).
+    ``model_cls``: the network class to build (``kanlab.discover`` passes the ``KAN`` facade)."""
+    model_cls = model_cls or KANNetwork
+    t0 = time.perf_counter()
+    unknown = set(transforms) - {"identity", "separable", "log"}
+    if unknown or not transforms:
+        raise KanlabError(f"transforms must be a non-empty subset of ('identity', 'separable', 'log'), got {transforms!r}")
+    ds, names = _prepare(X, y, var_names, test_size, seed)
+    say = print if verbose else (lambda *a, **k: None)
+
+    def kan(d, names_=names):
+        return _kan_expr(d, names_, seed, hidden, grids, sparse_steps, steps, lamb, lamb_entropy, lib, topk,
+                         model_cls, say)
 
     syms = [sympy.Symbol(v) for v in names]
-    raw = mu + sigma * symbolic_formula(model, var_names=names, simplify=False)[0]
-    Xtr, ytr = raw_ds["train_input"].numpy(), raw_ds["train_label"][:, 0].numpy()
-    Xte, yte = raw_ds["test_input"].numpy(), raw_ds["test_label"][:, 0].numpy()
-    formula = snap_constants(raw, syms, Xtr, ytr, tol=snap_tol)
-    test_rmse = _rmse(formula, syms, Xte, yte)
+    Xtr, ytr = ds["train_input"].numpy(), ds["train_label"][:, 0].numpy()
+    Xte, yte = ds["test_input"].numpy(), ds["test_label"][:, 0].numpy()
+    y_std = float(np.std(ytr))
+    cands, raws, numeric_rmse = [], [], float("nan")
+
+    def add(formula, transform, model):
+        c = Candidate(formula, _rmse(formula, syms, Xte, yte), _complexity(formula), transform, model)
+        cands.append(c)
+        say(f"[{transform}] {formula}  (test RMSE {c.rmse:.3g})")
+        return c
+
+    def done():
+        return any(is_exact(c.rmse, y_std) for c in cands)
+
+    def run(name):
+        nonlocal numeric_rmse
+        if name == "separable":
+            out = _separable_expr(ds, syms, kan, seed, grids, steps, lib, snap_tol, model_cls, say)
+            if out is not None:
+                add(out[0], "separable", out[1])
+                numeric_rmse = out[2] if not math.isfinite(numeric_rmse) else min(numeric_rmse, out[2])
+        elif name == "identity":
+            raw, model, rm = kan(ds)[:3]
+            numeric_rmse = rm if not math.isfinite(numeric_rmse) else min(numeric_rmse, rm)
+            raws.append((raw, "identity"))
+            add(snap_constants(raw, syms, Xtr, ytr, tol=snap_tol), "identity", model)
+        else:
+            out = _log_expr(ds, kan, syms, snap_tol, say)
+            if out is not None:
+                add(out[0], "log", out[1])
+
+    for name in transforms:
+        if not done():
+            run(name)
+    if not cands and "identity" not in transforms:
+        run("identity")  # none of the requested transforms applied to this data
+    best = choose(cands, y_std)
+    formula, test_rmse = best.formula, best.rmse
     r2 = 1.0 - test_rmse ** 2 / float(np.var(yte)) if math.isfinite(test_rmse) else -math.inf
-    entries = [(formula, test_rmse)]
-    for d in (1, 2, 3, 4, 6):
-        e = _simplify(round_expr(raw, d))
-        entries.append((e, _rmse(e, syms, Xte, yte)))
+    entries = [(c.formula, c.rmse, c.transform) for c in cands]
+    for raw, tr in raws:
+        for d in (1, 2, 3, 4, 6):
+            e = _simplify(round_expr(raw, d))
+            entries.append((e, _rmse(e, syms, Xte, yte), tr))
     pareto = []
-    for e, err in sorted(entries, key=lambda t: (_complexity(t[0]), t[1])):
+    for e, err, tr in sorted(entries, key=lambda t: (_complexity(t[0]), t[1])):
         if not pareto or err < pareto[-1][1]:
-            pareto.append((_complexity(e), err, e))
-    say(f"formula: {formula}  (test RMSE {test_rmse:.3g})")
-    if not test_rmse <= 10 * numeric_rmse + 1e-12 * sigma:
+            pareto.append(ParetoPoint(_complexity(e), err, e, tr))
+    say(f"formula ({best.transform}): {formula}  (test RMSE {test_rmse:.3g})")
+    if math.isfinite(numeric_rmse) and not test_rmse <= 10 * numeric_rmse + 1e-12 * y_std:
         warnings.warn(f"the symbolic formula's test RMSE ({test_rmse:.3g}) is far above the numeric KAN's "
                       f"({numeric_rmse:.3g}): no formula of the library fits every edge well. result.model holds "
                       "the accurate numeric model; result.pareto lists the alternatives", UserWarning, stacklevel=3)
-    return DiscoverResult(formula, test_rmse, r2, model, pareto, names, numeric_rmse, time.perf_counter() - t0)
+    return DiscoverResult(formula, test_rmse, r2, best.model, pareto, names, numeric_rmse,
+                          time.perf_counter() - t0, best.transform)
+
+
+def _dense_oracle(ds, seed, grids, steps, model_cls):
+    """A KAN [n, 2n+1, 1] trained without sparsity penalty or pruning on standardised y: the
+    most accurate numeric stand-in for f. Returns (callable (N, n) array -> (N,) y values,
+    the model, its test RMSE in y units)."""
+    mu, sigma = float(ds["train_label"].mean()), float(ds["train_label"].std())
+    sds = {k: ((v - mu) / sigma if k.endswith("label") else v) for k, v in ds.items()}
+    n = ds["train_input"].shape[1]
+    model = model_cls([n, 2 * n + 1, 1], grid=grids[0], k=3, seed=seed, dtype=torch.float64)
+    for i, g in enumerate(grids):
+        if i:
+            model = model.refine(g)
+        h = train.fit(model, sds, steps=steps, progress=False)
+
+    def oracle(X):
+        with torch.no_grad():
+            return mu + sigma * model(torch.as_tensor(X, dtype=torch.float64))[:, 0].numpy()
+    return oracle, model, h["test_loss"][-1] * sigma
+
+
+def _separable_expr(ds, syms, kan, seed, grids, steps, lib, snap_tol, model_cls, say):
+    """The separability pipeline (:mod:`kanlab.discover_separable`) on a dense numeric KAN, the
+    formula's constants refitted on the training data and snapped. Returns (formula, oracle
+    model) or None."""
+    Xtr, ytr = ds["train_input"].numpy(), ds["train_label"][:, 0].numpy()
+    lo, hi = Xtr.min(axis=0), Xtr.max(axis=0)
+    oracle, model, oracle_rmse = _dense_oracle(ds, seed, grids, steps, model_cls)
+    say(f"separable: oracle KAN test RMSE {oracle_rmse:.3g}")
+
+    def fallback(X, y):
+        n_te = len(y) // 5
+        t = torch.as_tensor
+        d = {"train_input": t(X[n_te:]), "train_label": t(y[n_te:])[:, None],
+             "test_input": t(X[:n_te]), "test_label": t(y[:n_te])[:, None]}
+        return kan(d)[0]
+
+    tol = 3 * oracle_rmse + 1e-9 * float(np.std(ytr))
+    expr = separable_formula(oracle, lo, hi, range(Xtr.shape[1]), tol, syms, fallback, lib=lib, seed=seed)
+    if expr is None:
+        say("separable: no additive, product or rank-2 split")
+        return None
+    say(f"separable pieces: {expr}")
+    # refit, snap, and once more: snapping the constants inside functions (1.0000001 delta - 1.5707963)
+    # makes equal terms merge, and the refit then moves the remaining constants onto simple values
+    for _ in range(2):
+        expr = snap_constants(polish_constants(expr, syms, Xtr, ytr), syms, Xtr, ytr, tol=snap_tol)
+    return expr, model, oracle_rmse

@@ -99,10 +99,11 @@ class LBFGS:
     def reset(self) -> None:
         """Forget the curvature history (e.g. after the parameters were changed externally)."""
         self._hist = None  # (2m, n) buffer: rows [0, m) hold s_i, rows [m, 2m) hold y_i
-        self._order: list[int] = []  # history slots, oldest first
-        self._rho: dict[int, float] = {}
-        self._sy: dict[tuple[int, int], float] = {}  # (i, j) -> s_i . y_j
-        self._yy: dict[tuple[int, int], float] = {}  # (i, j) -> y_i . y_j
+        m = self.history_size
+        self._order: list[int] = []  # history slots, oldest first (only these entries below are read)
+        self._rho = [0.0] * m
+        self._sy = [[0.0] * m for _ in range(m)]  # [i][j] = s_i . y_j
+        self._yy = [[0.0] * m for _ in range(m)]  # [i][j] = y_i . y_j
         self.H_diag = 1.0
         self.d = self.t = self.prev_g = self.prev_loss = None
         self.n_iter = 0
@@ -185,25 +186,20 @@ class LBFGS:
         m = self.history_size
         if self._hist is None:
             self._hist = s.new_zeros(2 * m, s.numel(), dtype=torch.float64)  # float64: accurate inner products
-        if len(self._order) == m:
-            slot = self._order.pop(0)
-            for key in [key for key in self._sy if slot in key]:
-                del self._sy[key]
-            for key in [key for key in self._yy if slot in key]:
-                del self._yy[key]
-        else:
-            slot = next(i for i in range(m) if i not in self._order)
+        # slots fill 0..m-1, then the oldest is reused; its stale products are all overwritten below
+        slot = self._order.pop(0) if len(self._order) == m else len(self._order)
         self._hist[slot].copy_(s)
         self._hist[m + slot].copy_(y)
         self._order.append(slot)
         prods = (self._hist @ torch.stack([s, y], 1).to(torch.float64)).tolist()  # rows: s_i.s, s_i.y, then y_i.s, y_i.y
+        sy, yy = self._sy, self._yy
         for j in self._order:
-            self._sy[slot, j] = prods[m + j][0]  # s_new . y_j
-            self._sy[j, slot] = prods[j][1]  # s_j . y_new
-            self._yy[slot, j] = self._yy[j, slot] = prods[m + j][1]
-        self._sy[slot, slot] = ys
+            sy[slot][j] = prods[m + j][0]  # s_new . y_j
+            sy[j][slot] = prods[j][1]  # s_j . y_new
+            yy[slot][j] = yy[j][slot] = prods[m + j][1]
+        sy[slot][slot] = ys
         self._rho[slot] = 1.0 / ys
-        self.H_diag = ys / self._yy[slot, slot]
+        self.H_diag = ys / yy[slot][slot]
 
     def _direction(self, g: torch.Tensor) -> torch.Tensor:
         """-H g by the L-BFGS two-loop recursion (Nocedal & Wright Alg. 7.4), evaluated on the
@@ -226,11 +222,11 @@ class LBFGS:
         a = {}
         for pos in range(len(order) - 1, -1, -1):
             i = order[pos]
-            a[i] = rho[i] * (-bg[i] - sum(a[j] * sy[i, j] for j in order[pos + 1:]))
+            a[i] = rho[i] * (-bg[i] - sum(a[j] * sy[i][j] for j in order[pos + 1:]))
         c = {}
         for pos, i in enumerate(order):
-            yr = h * (-bg[m + i] - sum(a[j] * yy[i, j] for j in order))
-            yr += sum(c[j] * sy[j, i] for j in order[:pos])
+            yr = h * (-bg[m + i] - sum(a[j] * yy[i][j] for j in order))
+            yr += sum(c[j] * sy[j][i] for j in order[:pos])
             c[i] = a[i] - rho[i] * yr
         v = [0.0] * (2 * m)
         for i in order:

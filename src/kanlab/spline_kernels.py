@@ -3,15 +3,16 @@
 Why: in eager PyTorch the basis costs ~10 passes over memory (interval search, a gather of
 each input's polynomial row, three Horner steps, a scatter into the dense features), and on
 a memory-bound CPU that dominates a KAN layer. These kernels do the whole thing in one pass
-per input, in registers: find the knot interval by binary search, evaluate the k + 1
-non-zero basis values by Horner's rule from the layer's polynomial table
-(``spline.basis_table``) and write the dense feature row. The backward recomputes the
-derivatives of the k + 1 values in the same pass (the backward is a short gather-dot).
+per input, in registers: find the knot interval (a count over short knot vectors, binary
+search over long ones), evaluate the k + 1 non-zero basis values, and if asked their
+x-derivatives, by Horner's rule from the layer's polynomial table (``spline.basis_table``),
+and write the dense feature row. The backward is then a short gather-dot of the output
+gradient with those derivatives.
 
 Used only for CPU float32/float64 tensors outside ``torch.compile`` tracing, and only when
 numba imports; everything else takes the eager path, with identical results to rounding
 (tests/test_spline_kernels.py). ``KANLAB_NUMBA=0`` in the environment disables them.
-Compiled once per dtype and cached on disk by numba (``cache=True``).
+Compiled once per dtype (serial and parallel variants) and cached on disk by numba (``cache=True``).
 """
 from __future__ import annotations
 

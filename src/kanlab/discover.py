@@ -146,14 +146,19 @@ def _prune_search(model, ds, steps, levels=(1e-1, 3e-2, 1e-2)):
         model = min(good, key=lambda t: t[0])[1]
 
 
+def _standardised(ds):
+    """(ds with labels (y - mu) / sigma, mu, sigma), mu and sigma from the training labels."""
+    mu, sigma = float(ds["train_label"].mean()), float(ds["train_label"].std())
+    return {k: ((v - mu) / sigma if k.endswith("label") else v) for k, v in ds.items()}, mu, sigma
+
+
 def _kan_expr(ds, names, seed, hidden, grids, sparse_steps, steps, lamb, lamb_entropy, lib, topk, model_cls, say):
     """Steps 1-4 of the pipeline on one target: returns (raw formula in the target's units with
     float constants, the symbolic model, the numeric model's test RMSE, mu, sigma).
     The formula is mu + sigma * f(x), with f the standardised network's formula."""
     # the sparsity penalty is not scale-free: train on standardised y, and put the scale back
     # into the formula explicitly (y = mu + sigma * f), where the user sees it
-    mu, sigma = float(ds["train_label"].mean()), float(ds["train_label"].std())
-    ds = {k: ((v - mu) / sigma if k.endswith("label") else v) for k, v in ds.items()}
+    ds, mu, sigma = _standardised(ds)
     n = ds["train_input"].shape[1]
     hidden = hidden if hidden is not None else 2 * n + 1
     xtr = ds["train_input"]
@@ -234,7 +239,7 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
     Xtr, ytr = ds["train_input"].numpy(), ds["train_label"][:, 0].numpy()
     Xte, yte = ds["test_input"].numpy(), ds["test_label"][:, 0].numpy()
     y_std = float(np.std(ytr))
-    cands, raws, numeric_rmse = [], [], float("nan")
+    cands, raws, numeric_rmse = [], [], math.inf  # the best numeric model's test RMSE
 
     def add(formula, transform, model):
         c = Candidate(formula, _rmse(formula, syms, Xte, yte), _complexity(formula), transform, model)
@@ -251,10 +256,10 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
             out = _separable_expr(ds, syms, kan, seed, grids, steps, lib, snap_tol, model_cls, say)
             if out is not None:
                 add(out[0], "separable", out[1])
-                numeric_rmse = out[2] if not math.isfinite(numeric_rmse) else min(numeric_rmse, out[2])
+                numeric_rmse = min(numeric_rmse, out[2])
         elif name == "identity":
             raw, model, rm = kan(ds)[:3]
-            numeric_rmse = rm if not math.isfinite(numeric_rmse) else min(numeric_rmse, rm)
+            numeric_rmse = min(numeric_rmse, rm)
             raws.append((raw, "identity"))
             add(snap_constants(raw, syms, Xtr, ytr, tol=snap_tol), "identity", model)
         else:
@@ -269,6 +274,8 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
         run("identity")  # none of the requested transforms applied to this data
     best = choose(cands, y_std)
     formula, test_rmse = best.formula, best.rmse
+    if not math.isfinite(numeric_rmse):
+        numeric_rmse = float("nan")  # no numeric model was trained
     r2 = 1.0 - test_rmse ** 2 / float(np.var(yte)) if math.isfinite(test_rmse) else -math.inf
     entries = [(c.formula, c.rmse, c.transform) for c in cands]
     for raw, tr in raws:
@@ -292,8 +299,7 @@ def _dense_oracle(ds, seed, grids, steps, model_cls):
     """A KAN [n, 2n+1, 1] trained without sparsity penalty or pruning on standardised y: the
     most accurate numeric stand-in for f. Returns (callable (N, n) array -> (N,) y values,
     the model, its test RMSE in y units)."""
-    mu, sigma = float(ds["train_label"].mean()), float(ds["train_label"].std())
-    sds = {k: ((v - mu) / sigma if k.endswith("label") else v) for k, v in ds.items()}
+    sds, mu, sigma = _standardised(ds)
     n = ds["train_input"].shape[1]
     model = model_cls([n, 2 * n + 1, 1], grid=grids[0], k=3, seed=seed, dtype=torch.float64)
     for i, g in enumerate(grids):
@@ -310,7 +316,7 @@ def _dense_oracle(ds, seed, grids, steps, model_cls):
 def _separable_expr(ds, syms, kan, seed, grids, steps, lib, snap_tol, model_cls, say):
     """The separability pipeline (:mod:`kanlab.discover_separable`) on a dense numeric KAN, the
     formula's constants refitted on the training data and snapped. Returns (formula, oracle
-    model) or None."""
+    model, oracle test RMSE) or None."""
     Xtr, ytr = ds["train_input"].numpy(), ds["train_label"][:, 0].numpy()
     lo, hi = Xtr.min(axis=0), Xtr.max(axis=0)
     oracle, model, oracle_rmse = _dense_oracle(ds, seed, grids, steps, model_cls)

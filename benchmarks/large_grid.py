@@ -2,10 +2,11 @@
 
 in = out = 64, batch 4096, float32, k = 3 (issue 5: G = 100 and G = 1000 within 2x of G = 5).
 For G + k >= 64 the layer takes the sparse path (kanlab/sparse_spline.py; on CPU with numba the
-compiled kernels of kanlab/spline_kernels.py), whose per-sample cost does not grow with G.
+compiled kernels of kanlab/sparse_kernels.py), whose per-sample cost does not grow with G.
 The candidates alternate (interleaved repeats, medians). ``--eager`` adds the same layers with
 the compiled kernels switched off, for comparison. Memory: saved activations + output, as in
-layer_speed.py.
+layer_speed.py (parameters that autograd saves, such as coef on the sparse path, count too).
+Gradients are reset to None before each forward+backward, as optimizer.zero_grad() does.
 
     python benchmarks/large_grid.py [--threads 2] [--repeats 7] [--eager]
 """
@@ -49,6 +50,8 @@ def main(argv=None):
     def run(layer, compiled, backward):
         spline_kernels.ENABLED = compiled
         if backward:
+            layer.zero_grad(set_to_none=True)  # as optimizer.zero_grad(): no gradient accumulation timed
+            x.grad = None
             out = layer(x)
             out.backward(torch.ones_like(out))
         else:

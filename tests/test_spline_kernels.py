@@ -88,7 +88,9 @@ def test_layer_gradcheck_on_compiled_kernels():
 
 def test_kanlab_works_without_numba():
     code = ("import torch, kanlab; from kanlab import spline_kernels; assert not spline_kernels.AVAILABLE; "
-            "y = kanlab.KANLayer(3, 2)(torch.rand(5, 3)); print(tuple(y.shape))")
+            "y = kanlab.KANLayer(3, 2)(torch.rand(5, 3)); print(tuple(y.shape)); "
+            "big = kanlab.KANLayer(3, 2, grid=70); big(torch.rand(5, 3)).sum().backward(); "
+            "assert big.coef.grad is not None and big.scale_sp.grad is not None")
     env = dict(os.environ, KANLAB_NUMBA="0")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -120,3 +122,86 @@ def test_forked_child_uses_serial_kernels():
     p.join(timeout=60)
     assert not parallel_ok
     assert abs(value - parent) <= 1e-4 * (1 + abs(parent))
+
+
+# ----------------------------------------------------------------------------- large-grid kernels
+def _large_layer(G, k=3, n_in=5, n_out=4, seed=0):
+    layer = KANLayer(n_in, n_out, grid=G, k=k, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        layer.coef.normal_(generator=gen)
+        layer.scale_sp.uniform_(0.5, 1.5, generator=gen)
+        layer.mask[0, 1] = layer.mask[2, 0] = 0.0  # masked edges: zero weight, zero coef gradient
+    return layer
+
+
+def test_sparse_function_gradcheck():
+    from kanlab.sparse_spline import sparse_spline_matmul
+    for k, G in ((3, 9), (2, 7)):  # the unrolled cubic kernel and the general one
+        layer = _large_layer(G, k, n_in=3, n_out=2)
+        x = (torch.rand(13, 3, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()  # some outside the grid
+        s = (layer.scale_sp * layer.mask).detach().requires_grad_()
+        coef = layer.coef.detach().clone().requires_grad_()
+        fn = lambda x, coef, s: sparse_spline_matmul(x, layer.knots, layer.basis_table, k, coef, s)  # noqa: E731
+        assert torch.autograd.gradcheck(fn, (x, coef, s))
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_large_grid_after_update_grid_equals_dense(k):
+    """Non-uniform knots (update_grid on skewed data): the interval guess misses, the search
+    must still find the right interval; gradients of coef and scale_sp, masked edges included."""
+    layer = _large_layer(120, k, n_in=6, n_out=5)
+    gen = torch.Generator().manual_seed(1)
+    layer.update_grid((torch.rand(500, 6, generator=gen, dtype=torch.float64) * 2 - 1) ** 3)
+    x = ((torch.rand(200, 6, generator=gen, dtype=torch.float64) * 2.2 - 1.1) ** 3).requires_grad_()
+    x.data[0, 0] = layer.knots[0, 5]  # exactly on knots
+    x.data[1, 1] = layer.knots[1, -1]
+    res = {}
+    for sparse in (False, True):
+        layer.sparse = sparse
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
+        y = layer(x)
+        y.backward(torch.cos(y))
+        res[sparse] = [y.detach(), x.grad.clone(), layer.coef.grad.clone(), layer.scale_sp.grad.clone()]
+    for a, b in zip(res[False], res[True]):
+        torch.testing.assert_close(b, a, atol=1e-11, rtol=0)
+    assert float(res[True][2][0, 1].abs().max()) == 0.0  # masked edge
+
+
+def test_large_grid_serial_and_parallel_agree(monkeypatch):
+    layer = _large_layer(100, n_in=16, n_out=8)
+    x = (torch.rand(300, 16, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
+    outs = []
+    for par_min in (1 << 62, 0):
+        monkeypatch.setattr(spline_kernels, "_PARALLEL_MIN", par_min)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(2)
+        try:
+            layer.zero_grad(set_to_none=True)
+            x.grad = None
+            y = layer(x)
+            y.backward(torch.sin(y))
+        finally:
+            torch.set_num_threads(threads)
+        outs.append([y.detach(), x.grad.clone(), layer.coef.grad.clone(), layer.scale_sp.grad.clone()])
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+
+
+def test_large_grid_partial_gradients_and_empty_batch():
+    layer = _large_layer(80)
+    x = torch.rand(0, 5, dtype=torch.float64, requires_grad=True)
+    y = layer(x)
+    y.sum().backward()
+    assert y.shape == (0, 4) and float(layer.coef.grad.abs().sum()) == 0.0
+    layer.coef.requires_grad_(False)  # only x and scale_sp
+    x = (torch.rand(30, 5, dtype=torch.float64) * 2 - 1).requires_grad_()
+    layer(x).sum().backward()
+    gx, gs = x.grad.clone(), layer.scale_sp.grad.clone()
+    layer.coef.requires_grad_(True)
+    layer.zero_grad(set_to_none=True)
+    x.grad = None
+    layer(x).sum().backward()
+    torch.testing.assert_close(x.grad, gx, atol=1e-13, rtol=0)
+    torch.testing.assert_close(layer.scale_sp.grad, gs, atol=1e-13, rtol=0)

@@ -145,7 +145,7 @@ class KANLayer(nn.Module):
             y = self.base(x2) @ wb
         if basis is None and self.use_sparse():
             table = self.basis_table if self.basis_table.dtype == x2.dtype else self.basis_table.to(x2.dtype)
-            y = y + sparse_spline_matmul(x2, self.knots.to(x2.dtype), table, self.k, self.spline_weight())
+            y = y + sparse_spline_matmul(x2, self.knots.to(x2.dtype), table, self.k, self.coef, self.scale_sp * self.mask)
         else:
             feats = (self.basis(x2) if basis is None else basis).reshape(x2.shape[0], self.in_dim * self.n_basis)
             y = torch.addmm(y, feats, self.spline_weight())

@@ -8,11 +8,12 @@ k + 1 entries per (sample, input) and multiplied into the spline weight with spa
     backward  dW = S^T @ dy                      (S^T built as CSR by one stable sort of columns)
               dx = sum_r (dy @ W^T)[n, col] * dB  (sampled dense-dense product on S's pattern)
 
-Memory is O(batch * in * (k+1)) whatever G is. On CPU with numba, ``spline_kernels`` does the
-same in three loops without building any sparse matrix (forward: k + 1 rows of the weight per
-input; backward: the weight gradient accumulated per input, the input gradient as k + 1 dot
-products). Second derivatives (create_graph) are not
-supported on this path; ``KANLayer`` uses the dense path when ``sparse=False`` or G is small.
+Memory is O(batch * in * (k+1)) whatever G is. On CPU with numba, ``sparse_kernels`` does the
+same from the coefficients without building any sparse matrix or the weight
+(``_SplineCoefMM``: it takes coef and s = scale_sp * mask, saves nothing of size G beyond coef
+itself, and returns the gradients of x, coef and s directly). Second derivatives
+(create_graph) are not supported on this path; ``KANLayer`` uses the dense path when
+``sparse=False`` or G is small.
 """
 from __future__ import annotations
 
@@ -20,26 +21,21 @@ import warnings
 
 import torch
 
-from . import spline_kernels
+from . import sparse_kernels, spline_kernels
 from .spline import _horner_tables, local_values
 
 __all__ = ["sparse_spline_matmul"]
 
 
 class _SparseSplineMM(torch.autograd.Function):
+    """The eager (torch) formulation: CSR features times the (in * (G+k), out) weight."""
+
     @staticmethod
     def forward(ctx, x, knots, table, k, weight):
         N, n_in = x.shape
         k1 = k + 1
         n_basis = knots.shape[-1] - 1 - k
         need_x = bool(ctx.needs_input_grad[0])
-        ctx.compiled = spline_kernels.applies(x) and weight.dtype == x.dtype
-        if ctx.compiled:  # one pass, no sparse matrix (spline_kernels)
-            _, E, th, _ = _horner_tables(table, k, n_basis)
-            y, (first, vals, dv) = spline_kernels.sparse_matmul(x, knots, E, th, k, weight, need_x)
-            ctx.save_for_backward(first, vals, dv, weight)
-            ctx.n_in = n_in
-            return y
         vals, idx, dvals = local_values(x, knots, table, k, need_x)
         col = (idx + torch.arange(0, n_in * n_basis, n_basis, device=x.device).repeat(N)[:, None]).reshape(-1)
         crow = torch.arange(0, N * n_in * k1 + 1, n_in * k1, device=x.device)
@@ -57,14 +53,7 @@ class _SparseSplineMM(torch.autograd.Function):
 
     @staticmethod
     def _backward(ctx, gy):
-        if torch.is_grad_enabled():
-            raise RuntimeError("second derivatives are not available on the sparse large-grid path; "
-                               "set layer.sparse = False for PDE losses")
-        if ctx.compiled:
-            first, vals, dv, weight = ctx.saved_tensors
-            gx, gw = spline_kernels.sparse_grads(first, vals, dv, gy, weight, ctx.n_in, ctx.needs_input_grad[0],
-                                                 ctx.needs_input_grad[4])
-            return gx, None, None, None, gw
+        _no_double_backward()
         crow, col, vals, dvals, weight = ctx.saved_tensors
         N, n_in, k1, n_basis = ctx.shape
         gy = gy.contiguous()
@@ -84,8 +73,43 @@ class _SparseSplineMM(torch.autograd.Function):
         return gx, None, None, None, gw
 
 
-def sparse_spline_matmul(x: torch.Tensor, knots: torch.Tensor, table: torch.Tensor, k: int, weight: torch.Tensor) -> torch.Tensor:
-    """sum over inputs and basis functions of B_m(x_i) * weight[i*(G+k)+m, :], for x (N, in)."""
+def _no_double_backward():
+    if torch.is_grad_enabled():
+        raise RuntimeError("second derivatives are not available on the sparse large-grid path; "
+                           "set layer.sparse = False for PDE losses")
+
+
+class _SplineCoefMM(torch.autograd.Function):
+    """The compiled formulation (sparse_kernels): y = sum_i sum_m B_m(x_i) coef[i, :, m] s[i, :]
+    straight from the coefficients and the edge scales s = scale_sp * mask. The weight is never
+    formed and nothing of size G is saved beyond coef itself; the backward recomputes the k + 1
+    basis values (and derivatives) of each input and returns the gradients of x, coef and s."""
+
+    @staticmethod
+    def forward(ctx, x, knots, table, k, coef, s):
+        C, E, th, _ = _horner_tables(table, k, coef.shape[-1])  # cached per table (the layer's)
+        ctx.save_for_backward(x, knots, coef, s)
+        ctx.tables, ctx.k = (E, th), k
+        return sparse_kernels.sparse_forward(x, knots, C, th, k, coef, s)  # values only: C, not E
+
+    @staticmethod
+    def backward(ctx, gy):
+        _no_double_backward()
+        x, knots, coef, s = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx, gc, gs = sparse_kernels.sparse_backward(x, knots, *ctx.tables, ctx.k, coef, s, gy.contiguous(),
+                                                    need[0], need[4], need[5])
+        return gx, None, None, None, gc, gs
+
+
+def sparse_spline_matmul(x: torch.Tensor, knots: torch.Tensor, table: torch.Tensor, k: int, coef: torch.Tensor,
+                         s: torch.Tensor) -> torch.Tensor:
+    """sum over inputs i and basis functions m of B_m(x_i) * coef[i, :, m] * s[i, :], for x (N, in),
+    coef (in, out, G+k), s (in, out): the spline part of a KAN layer, whose weight
+    (in * (G+k), out) has rows coef[i, :, m] * s[i, :]."""
+    if spline_kernels.applies(x) and coef.dtype == x.dtype == s.dtype:
+        return _SplineCoefMM.apply(x, knots, table, k, coef, s)
+    weight = (coef * s.unsqueeze(-1)).permute(0, 2, 1).reshape(-1, coef.shape[1])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
         return _SparseSplineMM.apply(x, knots, table, k, weight)

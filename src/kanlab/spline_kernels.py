@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - exercised when numba is missing
     numba = None
     AVAILABLE = False
 
-__all__ = ["AVAILABLE", "ENABLED", "applies", "features", "grad_input", "sparse_matmul", "sparse_grads"]
+__all__ = ["AVAILABLE", "ENABLED", "applies", "features", "grad_input"]
 
 ENABLED = True  # set False to use the eager kernels only (benchmarks compare the two)
 
@@ -150,73 +150,6 @@ if AVAILABLE:
             gx[q] = total
 
 
-    # ---------------------------------------------------------------- the large-grid path
-    @numba.njit(inline="always", cache=True)
-    def _local(x, t, E, th, k, a, i, q, first, vals, dv, with_deriv):
-        """The k + 1 non-zero basis values of x[a, i] into vals[q] (derivatives into dv[q]);
-        first[q] = index of the first of them."""
-        j, row, s = _locate(x[a, i], t, th, i)
-        k1 = k + 1
-        for r in range(k1):
-            vals[q, r] = _horner(E, row, s, k, r)
-            if with_deriv:
-                dv[q, r] = _horner(E, row, s, k, k1 + r) * th[row, 1]
-        first[q] = j - k1
-
-    _BLOCK = 1024  # samples per block: a block of y / gy stays in cache while one input's rows are read
-
-    @_kernel
-    def _sparse_forward(x, t, E, th, k, W, nb, y, first, vals, dv, with_deriv):
-        """y[a] = sum_i sum_r B_r(x[a, i]) W[i * nb + c_r]: k + 1 rows of W per input, whatever G.
-        Samples in blocks, inputs outer within a block: one input's nb rows of W stay in cache."""
-        n, n_in = x.shape
-        n_out = W.shape[1]
-        n_blocks = (n + _BLOCK - 1) // _BLOCK
-        for b in numba.prange(n_blocks):
-            lo = b * _BLOCK
-            hi = min(n, lo + _BLOCK)
-            for a in range(lo, hi):
-                for o in range(n_out):
-                    y[a, o] = 0.0
-            for i in range(n_in):
-                for a in range(lo, hi):
-                    q = a * n_in + i
-                    _local(x, t, E, th, k, a, i, q, first, vals, dv, with_deriv)
-                    for r in range(k + 1):
-                        c = first[q] + r
-                        if 0 <= c < nb:
-                            v = vals[q, r]
-                            base = i * nb + c
-                            for o in range(n_out):
-                                y[a, o] += v * W[base, o]
-
-    @_kernel
-    def _sparse_backward(first, vals, dv, gy, W, n_in, nb, need_x, need_w, gx, gw):
-        """gw[i * nb + c] += B_c(x[a, i]) gy[a] and gx[a, i] = sum_r B'_r(x[a, i]) (W[i * nb + c_r] . gy[a]),
-        in one pass per input: each thread owns whole inputs (no write races), and one input's
-        rows of W and gw stay in cache."""
-        k1 = vals.shape[1]
-        n_out = gy.shape[1]
-        for i in numba.prange(n_in):
-            for a in range(gy.shape[0]):
-                q = a * n_in + i
-                total = 0.0
-                for r in range(k1):
-                    c = first[q] + r
-                    if 0 <= c < nb:
-                        base = i * nb + c
-                        if need_w:
-                            v = vals[q, r]
-                            for o in range(n_out):
-                                gw[base, o] += v * gy[a, o]
-                        if need_x:
-                            dot = 0.0
-                            for o in range(n_out):
-                                dot += W[base, o] * gy[a, o]
-                            total += dv[q, r] * dot
-                if need_x:
-                    gx[a, i] = total
-
 _parallel_ok = True  # False in forked children and when numba's only threading layer is workqueue
 
 
@@ -280,33 +213,3 @@ def grad_input(first: torch.Tensor, dv: torch.Tensor, grad: torch.Tensor) -> tor
         g = grad.reshape(gx.shape[0], -1)
         _run("_grad", g.numel(), first.numpy(), dv.numpy(), _np(g), gx.numpy())
     return gx
-
-
-def sparse_matmul(x: torch.Tensor, knots: torch.Tensor, E: torch.Tensor, th: torch.Tensor, k: int,
-                  weight: torch.Tensor, with_deriv: bool):
-    """The large-grid product y = features(x) @ weight without forming the features:
-    (y (N, out), state) with state = (first, vals, dvals) for :func:`sparse_grads`."""
-    n, n_in = x.shape
-    nb = weight.shape[0] // n_in
-    rows = n * n_in
-    y = torch.zeros(n, weight.shape[1], dtype=x.dtype)
-    first = torch.empty(rows, dtype=torch.int32)
-    vals = torch.empty(rows, k + 1, dtype=x.dtype)
-    dv = torch.empty(rows if with_deriv else 1, k + 1, dtype=x.dtype)
-    if rows:
-        t = knots if knots.dtype == x.dtype else knots.to(x.dtype)
-        _run("_sparse_forward", rows * weight.shape[1], _np(x), _np(t), _np(E), _np(th), k, _np(weight), nb,
-             y.numpy(), first.numpy(), vals.numpy(), dv.numpy(), bool(with_deriv))
-    return y, (first, vals, dv)
-
-
-def sparse_grads(first, vals, dv, gy, weight, n_in: int, need_x: bool, need_w: bool):
-    """Gradients of :func:`sparse_matmul`: (gx (N, in) or None, gweight or None)."""
-    nb = weight.shape[0] // n_in
-    gy = gy.contiguous()
-    gx = torch.empty(gy.shape[0] if need_x else 1, n_in, dtype=gy.dtype)
-    gw = torch.zeros(weight.shape if need_w else (1, 1), dtype=gy.dtype)
-    if gy.numel() and (need_x or need_w):
-        _run("_sparse_backward", vals.numel() * gy.shape[1], first.numpy(), vals.numpy(), dv.numpy(), gy.numpy(),
-             _np(weight), n_in, nb, bool(need_x), bool(need_w), gx.numpy(), gw.numpy())
-    return (gx if need_x else None), (gw if need_w else None)

@@ -82,22 +82,24 @@ def _no_double_backward():
 class _SplineCoefMM(torch.autograd.Function):
     """The compiled formulation (sparse_kernels): y = sum_i sum_m B_m(x_i) coef[i, :, m] s[i, :]
     straight from the coefficients and the edge scales s = scale_sp * mask. The weight is never
-    formed and nothing of size G is saved beyond coef itself; the backward recomputes the k + 1
-    basis values (and derivatives) of each input and returns the gradients of x, coef and s."""
+    formed and nothing of size G is saved beyond coef itself: the forward saves each input value's
+    knot interval and local coordinate (not x), from which the backward recomputes the k + 1 basis
+    values (and derivatives) and returns the gradients of x, coef and s."""
 
     @staticmethod
     def forward(ctx, x, knots, table, k, coef, s):
         C, E, th, _ = _horner_tables(table, k, coef.shape[-1])  # cached per table (the layer's)
-        ctx.save_for_backward(x, knots, coef, s)
+        y, order = sparse_kernels.sparse_forward(x, knots, C, th, k, coef, s)  # values only: C, not E
+        ctx.save_for_backward(coef, s, *order)
         ctx.tables, ctx.k = (E, th), k
-        return sparse_kernels.sparse_forward(x, knots, C, th, k, coef, s)  # values only: C, not E
+        return y
 
     @staticmethod
     def backward(ctx, gy):
         _no_double_backward()
-        x, knots, coef, s = ctx.saved_tensors
+        coef, s, *order = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx, gc, gs = sparse_kernels.sparse_backward(x, knots, *ctx.tables, ctx.k, coef, s, gy.contiguous(),
+        gx, gc, gs = sparse_kernels.sparse_backward(order, *ctx.tables, ctx.k, coef, s, gy.contiguous(),
                                                     need[0], need[4], need[5])
         return gx, None, None, None, gc, gs
 

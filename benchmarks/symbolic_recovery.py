@@ -5,7 +5,8 @@ For each equation: 1000 samples on its documented box (kanlab.datasets.FEYNMAN),
 per-equation tuning; the default candidate pipelines separable -> identity -> log|y| are tried in
 that order until one formula is essentially exact, see kanlab.discover). Each result is classified:
   exact      the formula, after rounding its constants to 3 significant digits, equals the truth
-             (rounded the same way) to 1e-9 at 64 random points (a numeric identity test;
+             (rounded the same way), or the unrounded formula equals the unrounded truth, to 1e-9
+             at 64 random points (a numeric identity test;
              sympy.simplify is unbounded in time and memory on the larger formulas);
   numeric    not exact, but the formula's test NRMSE (RMSE / std(y), noiseless test data) < 1e-3;
   no         otherwise.
@@ -36,20 +37,27 @@ from kanlab.formula import round_expr, to_callable
 
 def rounded_equal(expr, truth, syms, ranges, digits=3, points=64):
     """True when the formula, with constants rounded to ``digits`` significant digits, agrees
-    with the truth (rounded the same way) to 1e-9 relative at random points of the box: a
+    with the truth (rounded the same way), or the formula as it is agrees with the truth, to
+    1e-9 relative at random points of the box: a
     numeric identity test (sympy's simplify can take unbounded time and memory on the larger
     formulas, so it is not used here)."""
-    a = round_expr(sympy.sympify(expr), digits)
-    b = round_expr(sympy.sympify(truth).evalf(), digits)
     rng = np.random.default_rng(1)
     pts = np.column_stack([rng.uniform(lo, hi, points) for lo, hi in ranges])
-    try:
-        with np.errstate(all="ignore"):
-            va, vb = to_callable(a, syms)(pts), to_callable(b, syms)(pts)
-    except Exception:  # noqa: BLE001
-        return False
-    ok = np.isfinite(va) & np.isfinite(vb)
-    return bool(ok.sum() > points // 2 and np.all(np.abs(va[ok] - vb[ok]) <= 1e-9 * (1 + np.abs(vb[ok]))))
+    expr, truth = sympy.sympify(expr), sympy.sympify(truth)
+    # exact constants (1/3, pi) in the formula are compared unrounded: rounding only the truth's
+    # 1/3 to 0.333 would make an exact formula look wrong
+    pairs = [(round_expr(expr, digits), round_expr(truth.evalf(), digits)), (expr, truth)]
+    for a, b in pairs:
+        try:
+            with np.errstate(all="ignore"):
+                va, vb = to_callable(a, syms)(pts), to_callable(b, syms)(pts)
+        except Exception:  # noqa: BLE001
+            continue
+        va, vb = np.broadcast_to(va, (points,)), np.broadcast_to(vb, (points,))
+        ok = np.isfinite(va) & np.isfinite(vb)
+        if ok.sum() > points // 2 and np.all(np.abs(va[ok] - vb[ok]) <= 1e-9 * (1 + np.abs(vb[ok]))):
+            return True
+    return False
 
 
 def run_one(eq, noise, seed=0):

@@ -12,7 +12,7 @@ a, b, c = sympy.symbols("a b c")
 
 def _solve_exact(f, lo, hi, syms, tol=1e-9):
     """separable_formula with the true function as oracle; the pieces must never need a KAN."""
-    def no_kan(X, y):
+    def no_kan(X, y, names):
         raise AssertionError("a piece needed the KAN fallback")
     return separable_formula(f, lo, hi, range(len(lo)), tol, syms, no_kan, seed=0)
 
@@ -31,6 +31,9 @@ def _same(expr, truth, syms, lo, hi):
     (1 + a * sympy.sin(b), [-1, 0], [1, 6]),                     # rank 2
     (a + b * c, [-1, 0, -1], [1, 1, 1]),                         # additive, then product
     (c * sympy.sqrt(a ** 2 + b ** 2), [0.1, 0.1, 0], [1, 1, 4]),  # product, then y^2 is additive
+    (sympy.asin(a / b), [-1, 1.2], [1, 2]),                      # sin(y) is a product
+    (a * b / (1 - a * b / 3), [0.1, 0.1], [1, 2]),               # a function of a b alone
+    (sympy.sqrt(1 + a ** 2 - 2 * a * sympy.cos(b - c)), [-0.8, 0, 0], [0.8, 6.28, 6.28]),  # of b - c; y^2 rank 2
 ])
 def test_separable_formula_rebuilds_the_function_from_pieces(truth, lo, hi):
     syms = sorted(truth.free_symbols, key=str)

@@ -39,6 +39,8 @@ KNOWN = {
     "cos": (-4.3, 0.5, 1.0, 0.0),
     "tan": (1.2, 0.1, 0.5, 0.0),
     "tanh": (3.0, -1.0, 1.0, 0.0),
+    "cosh": (1.5, 0.5, 1.0, 0.0),
+    "sinh": (1.8, -0.4, 0.8, 0.3),
     "arctan": (4.0, 1.0, 1.0, 0.2),
     "arcsin": (0.8, 0.1, 1.0, 0.0),
     "arctanh": (0.7, -0.2, 1.0, 0.0),
@@ -99,7 +101,7 @@ def test_all_names_in_one_call_order_and_speed():
     t0 = time.perf_counter()
     fits = fit_affine(X, y, lib)
     elapsed = time.perf_counter() - t0
-    assert [f.name for f in fits] == lib and len(lib) == 21
+    assert [f.name for f in fits] == lib and len(lib) == 23
     assert all(isinstance(f.r2, float) and not math.isnan(f.r2) for f in fits)
     assert max(fits, key=lambda f: f.r2).name in ("sin", "cos")
     assert elapsed < 5.0  # ~0.3 s on an idle core; generous for shared CI machines

@@ -19,8 +19,12 @@ Steps 1-4 are the "identity" pipeline. ``discover`` runs up to three candidate p
 order of ``transforms`` (default: separable, identity, log), and stops as soon as one formula is
 essentially exact (held-out RMSE <= 1e-7 std(y)):
   separable  a dense KAN (no sparsity, no pruning) serves as an oracle for f; additive, product
-             and rank-2 splits of the variables (and of 1/f, f^2, log|f|) are tested on it and
-             the pieces solved recursively (:mod:`kanlab.discover_separable`); the combined
+             and rank-2 splits of the variables (and of 1/f, f^2, log|f|, sin f, tan f) are
+             tested on it and the pieces solved recursively (:mod:`kanlab.discover_separable`);
+             a pair of variables that enters only through x_i - x_j, x_i + x_j, x_i x_j or
+             x_i / x_j (:mod:`kanlab.discover_symmetry`) is replaced by that combination: in a
+             piece, on the oracle; in f itself, on the data, and discover runs afresh on the
+             reduced data (a new, more accurate oracle of one variable fewer); the combined
              formula's constants are refitted on the data, then snapped;
   identity   steps 1-4 on y;
   log        steps 1-4 on log|y| when y has one sign; the formula is y = sign * exp(g), written
@@ -45,6 +49,7 @@ import torch
 from . import prune, train
 from .formula import round_expr, symbolic_formula
 from .network import KANNetwork
+from . import discover_symmetry as symmetry
 from .discover_separable import separable_formula
 from .discover_transforms import (Candidate, ParetoPoint, choose, from_log, is_exact, log_target, polish_constants)
 from .discover_transforms import complexity as _complexity
@@ -95,7 +100,7 @@ def _prepare(X, y, var_names, test_size, seed):
     n_test = max(1, int(round(test_size * X.shape[0])))
     te, tr = perm[:n_test], perm[n_test:]
     ds = {"train_input": X[tr], "train_label": y[tr, None], "test_input": X[te], "test_label": y[te, None]}
-    return ds, names
+    return ds, names, X, y
 
 
 _SCALE_FREE = {"x", "x^2", "x^3", "x^4", "x^5", "1/x", "1/x^2", "sqrt", "1/sqrt", "abs", "sgn", "0"}
@@ -228,8 +233,23 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
     unknown = set(transforms) - {"identity", "separable", "log"}
     if unknown or not transforms:
         raise KanlabError(f"transforms must be a non-empty subset of ('identity', 'separable', 'log'), got {transforms!r}")
-    ds, names = _prepare(X, y, var_names, test_size, seed)
+    ds, names, X_all, y_all = _prepare(X, y, var_names, test_size, seed)
     say = print if verbose else (lambda *a, **k: None)
+
+    def reduced(kind, i, j):
+        """The formula found afresh (all pipelines, a new oracle) on the data with x_i, x_j
+        replaced by their combination u: the same rows, so the same held-out split."""
+        keep = [k for k in range(len(names)) if k not in (i, j)]
+        Xr = torch.cat([X_all[:, keep], symmetry.combine(kind, X_all[:, i], X_all[:, j])[:, None]], dim=1)
+        u, combo = f"_u{len(names)}", symmetry.combine(kind, syms[i], syms[j])
+        say(f"symmetry: f depends on {names[i]}, {names[j]} only through {combo}; solving for it afresh")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = discover(Xr, y_all, [names[k] for k in keep] + [u], seed=seed, hidden=hidden, grids=grids,
+                           sparse_steps=sparse_steps, steps=steps, lamb=lamb, lamb_entropy=lamb_entropy, lib=lib,
+                           topk=topk, test_size=test_size, snap_tol=snap_tol, verbose=verbose, model_cls=model_cls,
+                           transforms=transforms)
+        return res.formula.xreplace({sympy.Symbol(u): combo})
 
     def kan(d, names_=names):
         return _kan_expr(d, names_, seed, hidden, grids, sparse_steps, steps, lamb, lamb_entropy, lib, topk,
@@ -253,7 +273,7 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
     def run(name):
         nonlocal numeric_rmse
         if name == "separable":
-            out = _separable_expr(ds, syms, kan, seed, grids, steps, lib, snap_tol, model_cls, say)
+            out = _separable_expr(ds, syms, kan, seed, grids, steps, lib, snap_tol, model_cls, say, reduced)
             if out is not None:
                 add(out[0], "separable", out[1])
                 numeric_rmse = min(numeric_rmse, out[2])
@@ -313,7 +333,7 @@ def _dense_oracle(ds, seed, grids, steps, model_cls):
     return oracle, model, h["test_loss"][-1] * sigma
 
 
-def _separable_expr(ds, syms, kan, seed, grids, steps, lib, snap_tol, model_cls, say):
+def _separable_expr(ds, syms, kan, seed, grids, steps, lib, snap_tol, model_cls, say, reduced):
     """The separability pipeline (:mod:`kanlab.discover_separable`) on a dense numeric KAN, the
     formula's constants refitted on the training data and snapped. Returns (formula, oracle
     model, oracle test RMSE) or None."""
@@ -322,15 +342,16 @@ def _separable_expr(ds, syms, kan, seed, grids, steps, lib, snap_tol, model_cls,
     oracle, model, oracle_rmse = _dense_oracle(ds, seed, grids, steps, model_cls)
     say(f"separable: oracle KAN test RMSE {oracle_rmse:.3g}")
 
-    def fallback(X, y):
+    def fallback(X, y, names):
         n_te = len(y) // 5
         t = torch.as_tensor
         d = {"train_input": t(X[n_te:]), "train_label": t(y[n_te:])[:, None],
              "test_input": t(X[:n_te]), "test_label": t(y[:n_te])[:, None]}
-        return kan(d)[0]
+        return kan(d, names)[0]
 
     tol = 3 * oracle_rmse + 1e-9 * float(np.std(ytr))
-    expr = separable_formula(oracle, lo, hi, range(Xtr.shape[1]), tol, syms, fallback, lib=lib, seed=seed)
+    expr = separable_formula(oracle, lo, hi, range(Xtr.shape[1]), tol, syms, fallback, lib=lib, seed=seed,
+                             root_symmetry=reduced)
     if expr is None:
         say("separable: no additive, product or rank-2 split")
         return None

@@ -20,6 +20,13 @@ as 0, 1, -1 inside the box, so that the pieces come out simple):
   rank 2:    f = sum_ij f(A, b_j) (K^-1)_ji f(a_i, B),  K_ij = f(a_i, b_j)   (cross approximation;
              the second piece of each side is solved as a difference, f(A, b1) - f(A, b0))
 
+Order of the tests on f (or a piece): an additive or product split; else a two-variable
+symmetry (:mod:`kanlab.discover_symmetry`: f depends on x_i, x_j only through x_i - x_j,
+x_i + x_j, x_i x_j or x_i / x_j), after which the pair is one new variable; else a split of a
+transform of f (1/f, f^2, log|f|, sin f, tan f); a rank-2 split of f itself only when no
+transform splits more simply (asin(a / n) is nearly rank 2 within the oracle's tolerance, while
+sin of it is exactly rank 1).
+
 Each piece is solved the same way, recursively; a piece of one variable is fitted directly to
 the library (c f(a x + b) + d), and a piece that is neither separable nor one-dimensional goes
 to ``fallback`` (a KAN fitted on oracle samples). The combined formula's constants are then
@@ -34,6 +41,7 @@ import numpy as np
 import sympy
 import torch
 
+from . import discover_symmetry as symmetry
 from . import symbolic
 
 __all__ = ["separable_formula"]
@@ -54,11 +62,19 @@ def _anchors(lo: float, hi: float, k: int = 3):
 
 
 class _Ctx:
-    def __init__(self, oracle, lo, hi, tol, syms, fallback, lib, seed, max_fallbacks):
-        self.oracle, self.lo, self.hi, self.tol, self.syms = oracle, lo, hi, tol, syms
+    def __init__(self, oracle, lo, hi, tol, syms, fallback, lib, seed, max_fallbacks, root_symmetry):
+        self.oracle, self.lo, self.hi, self.tol, self.syms = oracle, lo, hi, tol, list(syms)
         self.fallback, self.lib, self.max_fallbacks = fallback, lib, max_fallbacks
+        self.root_symmetry = root_symmetry
         self.rng = np.random.default_rng(seed)
         self.base = (lo + hi) / 2
+
+    def add_var(self, lo, hi, sym) -> int:
+        """A new column (a combination of variables found by a symmetry): its index."""
+        self.lo, self.hi = np.append(self.lo, lo), np.append(self.hi, hi)
+        self.base = np.append(self.base, (lo + hi) / 2)
+        self.syms.append(sym)
+        return len(self.lo) - 1
 
     def sample(self, idx, m):
         X = np.tile(self.base, (m, 1))
@@ -203,7 +219,9 @@ def _fallback(f, idx, ctx):
         raise _GiveUp
     ctx.max_fallbacks -= 1
     X = ctx.sample(idx, 1000)
-    return ctx.fallback(X, f(X))
+    names = [f"_v{k}" for k in idx]  # placeholders: a column may be a combination of variables
+    expr = ctx.fallback(X[:, idx], f(X), names)
+    return expr.xreplace({sympy.Symbol(v): ctx.syms[k] for v, k in zip(names, idx)})
 
 
 class _GiveUp(Exception):
@@ -213,15 +231,23 @@ class _GiveUp(Exception):
 def _piece_transforms(y):
     """Transforms g tried on a piece that does not split, as (g, inverse of g as a formula,
     |g'|): y^2 where y keeps one sign; 1/y and log|y| also need y away from 0 (|y| >= 2% of
-    max |y|), where their error amplification |g'| stays moderate. The split test on g(f) uses
-    the propagated tolerance tol * rms(|g'(f)|); the transform whose split is simplest wins."""
-    if not (np.all(y > 0) or np.all(y < 0)):
-        return []
-    s = 1.0 if y[0] > 0 else -1.0
-    out = [(lambda v: v ** 2, lambda e: s * sympy.sqrt(e), lambda v: 2 * np.abs(v))]
-    if np.min(np.abs(y)) >= 0.02 * np.max(np.abs(y)):  # 1/y and log|y| only away from y = 0
-        out += [(lambda v: 1 / v, lambda e: 1 / e, lambda v: 1 / v ** 2),
-                (lambda v: np.log(s * v), lambda e: s * sympy.exp(e), lambda v: 1 / np.abs(v))]
+    max |y|), where their error amplification |g'| stays moderate; sin y (inverse asin) where
+    |y| <= 1.5 and tan y (inverse atan) where |y| <= 1.4. The split test on g(f) uses
+    the propagated tolerance tol * rms(|g'(f)|), and a transform is skipped (by the caller) when
+    that tolerance relative to the spread of g(f) is over twice tol relative to the spread of f:
+    the tests would pass too easily. The transform whose split is simplest wins."""
+    out = []
+    if np.all(y > 0) or np.all(y < 0):
+        s = 1.0 if y[0] > 0 else -1.0
+        out.append((lambda v: v ** 2, lambda e: s * sympy.sqrt(e), lambda v: 2 * np.abs(v)))
+        if np.min(np.abs(y)) >= 0.02 * np.max(np.abs(y)):  # 1/y and log|y| only away from y = 0
+            out += [(lambda v: 1 / v, lambda e: 1 / e, lambda v: 1 / v ** 2),
+                    (lambda v: np.log(s * v), lambda e: s * sympy.exp(e), lambda v: 1 / np.abs(v))]
+    top = float(np.max(np.abs(y)))
+    if top <= 1.5:  # y = asin(...) or atan(...) of a separable function
+        out.append((np.sin, sympy.asin, lambda v: np.abs(np.cos(v))))
+    if top <= 1.4:
+        out.append((np.tan, sympy.atan, lambda v: 1 / np.cos(v) ** 2))
     return out
 
 
@@ -244,12 +270,21 @@ def _solve(f, idx, ctx, tol, depth=0):
         return _fit_1d(f, idx[0], ctx, tol)
     if depth > 6:
         return _fallback(f, idx, ctx)
+    # order of the module docstring: add / mul split, symmetry, transforms, then rank 2
     split = _best_split(f, idx, ctx, tol)
-    if split is not None:
+    if split is not None and split[0] != "rank2":
         return _combine(f, split, ctx, tol, depth)
-    tried = []
+    found = symmetry.find_symmetry(f, X, idx, ctx.lo, ctx.hi, tol, ctx.rng)
+    if found is not None:
+        if depth == 0 and ctx.root_symmetry is not None:
+            return ctx.root_symmetry(*found)  # the caller solves the reduced data afresh
+        F, idx = _reduce(f, found, idx, ctx)
+        return _solve(F, idx, ctx, tol, depth + 1)
+    tried = [] if split is None else [(2, -1, f, lambda e: e, split, tol)]
     for g, g_inv, dg in _piece_transforms(y):
         tol_g = tol * float(np.sqrt(np.mean(dg(y) ** 2)))
+        if tol_g / max(float(np.std(g(y))), 1e-300) > 2 * tol / float(np.std(y)):
+            continue  # the transform would make the split tests twice as loose (relative to the spread)
         fg = (lambda h: (lambda Z: h(f(Z))))(g)
         split = _best_split(fg, idx, ctx, tol_g)
         if split is not None:
@@ -260,6 +295,21 @@ def _solve(f, idx, ctx, tol, depth=0):
     if depth == 0:
         raise _GiveUp  # nothing separable at all: the plain KAN pipeline already covers this
     return _fallback(f, idx, ctx)
+
+
+def _reduce(f, found, idx, ctx):
+    """(F, new idx) for f that depends on two of its variables only through one combination u
+    (``found`` = (kind, i, j), see discover_symmetry): F reads u from a new column and sets the
+    pair from it."""
+    kind, i, j = found
+    bi, bj = (ctx.lo[i], ctx.hi[i]), (ctx.lo[j], ctx.hi[j])
+    u = ctx.add_var(*symmetry.u_range(kind, bi, bj), symmetry.combine(kind, ctx.syms[i], ctx.syms[j]))
+
+    def F(Z):
+        Z = Z.copy()
+        Z[:, i], Z[:, j] = symmetry.recover(kind, Z[:, u], bi, bj)
+        return f(Z)
+    return F, [k for k in idx if k not in (i, j)] + [u]
 
 
 def _combine(f, split, ctx, tol, depth):
@@ -304,16 +354,26 @@ def _diff(f, cols, v1, v0):
     return lambda X: f1(X) - f0(X)
 
 
-def separable_formula(oracle, lo, hi, idx, tol, syms, fallback, lib=None, seed=0, max_fallbacks=2):
+def separable_formula(oracle, lo, hi, idx, tol, syms, fallback, lib=None, seed=0, max_fallbacks=2,
+                      root_symmetry=None):
     """A formula for the oracle on the box [lo, hi] over the variables idx, built from
     separable pieces (see the module docstring), or None when f is not separable at all or the
-    pieces need more than ``max_fallbacks`` KAN fits. ``oracle``: (N, n) array -> (N,) array;
-    ``fallback(X, y)``: a sympy formula fitted to samples of a non-separable piece."""
-    ctx = _Ctx(oracle, np.asarray(lo, float), np.asarray(hi, float), tol, syms, fallback, lib, seed, max_fallbacks)
+    pieces need more than ``max_fallbacks`` KAN fits. For one variable: a library edge or a
+    two-function composition (no KAN fit), else None. ``oracle``: (N, n) array -> (N,) array;
+    ``fallback(X, y, names)``: a sympy formula in Symbols ``names`` (one per column of X) fitted
+    to samples of a non-separable piece. ``root_symmetry(kind, i, j)``, when given, is called
+    instead of reducing the oracle when f itself (not a piece) has a symmetry of
+    :mod:`kanlab.discover_symmetry` and no additive or product split; it returns the formula
+    (e.g. found afresh on the data with x_i, x_j replaced by their combination), or None."""
+    n = len(lo)
+    ctx = _Ctx(oracle, np.asarray(lo, float), np.asarray(hi, float), tol, syms, fallback, lib, seed, max_fallbacks,
+               root_symmetry)
     idx = list(idx)
-    if len(idx) < 2:
+    if not idx:
         return None
+    if len(idx) == 1:
+        ctx.max_fallbacks = 0  # a library edge or composition, else None (a KAN fit is the caller's)
     try:
-        return _solve(oracle, idx, ctx, tol)
+        return _solve(lambda X: oracle(X[:, :n]), idx, ctx, tol)  # extra columns: combinations
     except (_GiveUp, ValueError, ZeroDivisionError, np.linalg.LinAlgError, OverflowError):
         return None  # includes pieces that are not finite on the box

@@ -30,7 +30,8 @@ __all__ = ["ExportKAN", "exportable", "to_torchscript", "to_onnx", "EXPORTABLE_P
 
 #: built-in primitives an exported model can contain, in the order of their integer codes
 EXPORTABLE_PRIMITIVES = ("x", "x^2", "x^3", "x^4", "x^5", "1/x", "1/x^2", "sqrt", "1/sqrt", "exp", "log", "sin",
-                         "cos", "tan", "tanh", "arctan", "arcsin", "arctanh", "abs", "sgn", "gaussian", "0")
+                         "cos", "tan", "tanh", "arctan", "arcsin", "arctanh", "abs", "sgn", "gaussian", "0",
+                         "cosh", "sinh")
 _BASE_CODES = {"silu": 0, "identity": 1, "zero": 2, "tanh": 3}
 
 
@@ -72,6 +73,10 @@ def _primitive(code: int, x: torch.Tensor) -> torch.Tensor:
         return torch.sign(x)
     if code == 20:
         return torch.exp(-(x * x))
+    if code == 22:
+        return torch.cosh(torch.clamp(x, -bf.EXP_MAX, bf.EXP_MAX))
+    if code == 23:
+        return torch.sinh(torch.clamp(x, -bf.EXP_MAX, bf.EXP_MAX))
     return x * 0.0
 
 

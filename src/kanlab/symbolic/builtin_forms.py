@@ -243,6 +243,40 @@ def _n_tanh(x):
     return np.tanh(np.asarray(x, dtype=float))
 
 
+def _t_cosh(x):
+    return torch.cosh(x)
+
+
+def _safe_cosh(x):
+    return torch.cosh(torch.clamp(x, -EXP_MAX, EXP_MAX))
+
+
+def _s_cosh(s):
+    return sympy.cosh(s)
+
+
+def _n_cosh(x):
+    with np.errstate(over="ignore"):
+        return np.cosh(np.asarray(x, dtype=float))
+
+
+def _t_sinh(x):
+    return torch.sinh(x)
+
+
+def _safe_sinh(x):
+    return torch.sinh(torch.clamp(x, -EXP_MAX, EXP_MAX))
+
+
+def _s_sinh(s):
+    return sympy.sinh(s)
+
+
+def _n_sinh(x):
+    with np.errstate(over="ignore"):
+        return np.sinh(np.asarray(x, dtype=float))
+
+
 def _t_arctan(x):
     return torch.atan(x)
 
@@ -340,3 +374,33 @@ def _s_zero(s):
 
 def _n_zero(x):
     return np.zeros(np.shape(x), dtype=float)
+
+
+#: the built-in primitives in library order: (name, torch, sympy, numpy, complexity, safe torch form or None)
+BUILTINS = [
+    # name, torch, sympy, numpy, complexity, safe
+    ("x", _t_x, _s_x, _n_x, 1, None),
+    ("x^2", _t_x2, _s_x2, _n_x2, 2, None),
+    ("x^3", _t_x3, _s_x3, _n_x3, 3, None),
+    ("x^4", _t_x4, _s_x4, _n_x4, 3, None),
+    ("x^5", _t_x5, _s_x5, _n_x5, 4, None),
+    ("1/x", _t_inv, _s_inv, _n_inv, 2, _safe_inv),
+    ("1/x^2", _t_inv2, _s_inv2, _n_inv2, 2, _safe_inv2),
+    ("sqrt", _t_sqrt, _s_sqrt, _n_sqrt, 2, _safe_sqrt),
+    ("1/sqrt", _t_rsqrt, _s_rsqrt, _n_rsqrt, 2, _safe_rsqrt),
+    ("exp", _t_exp, _s_exp, _n_exp, 2, _safe_exp),
+    ("log", _t_log, _s_log, _n_log, 2, _safe_log),
+    ("sin", _t_sin, _s_sin, _n_sin, 2, None),
+    ("cos", _t_cos, _s_cos, _n_cos, 2, None),
+    ("tan", _t_tan, _s_tan, _n_tan, 3, _safe_tan),
+    ("tanh", _t_tanh, _s_tanh, _n_tanh, 3, None),
+    ("cosh", _t_cosh, _s_cosh, _n_cosh, 3, _safe_cosh),
+    ("sinh", _t_sinh, _s_sinh, _n_sinh, 3, _safe_sinh),
+    ("arctan", _t_arctan, _s_arctan, _n_arctan, 3, None),
+    ("arcsin", _t_arcsin, _s_arcsin, _n_arcsin, 4, _safe_arcsin),
+    ("arctanh", _t_arctanh, _s_arctanh, _n_arctanh, 4, _safe_arctanh),
+    ("abs", _t_abs, _s_abs, _n_abs, 3, None),
+    ("sgn", _t_sgn, _s_sgn, _n_sgn, 3, None),
+    ("gaussian", _t_gauss, _s_gauss, _n_gauss, 3, None),
+    ("0", _t_zero, _s_zero, _n_zero, 0, _safe_zero),
+]

@@ -48,7 +48,8 @@ import numpy as np
 import sympy
 import torch
 
-from .library import Primitive, _t_zero, default_library, get
+from .builtin_forms import _t_zero
+from .library import Primitive, default_library, get
 from .polish import _CONST_REL, _polish
 
 __all__ = ["AffineFit", "fit_affine", "fit_affine_batch"]

@@ -44,6 +44,8 @@ name         function             complexity  safe form (training)
 ``tan``      tan(x)               3           x reduced modulo pi, then clamped to
                                               [-pi/2 + SAFE_EPS, pi/2 - SAFE_EPS]
 ``tanh``     tanh(x)              3           same
+``cosh``     cosh(x)              3           x clamped to [-EXP_MAX, EXP_MAX]
+``sinh``     sinh(x)              3           x clamped to [-EXP_MAX, EXP_MAX]
 ``arctan``   arctan(x)            3           same
 ``arcsin``   arcsin(x)            4           x clamped to [-1 + DOMAIN_EPS,
                                               1 - DOMAIN_EPS]
@@ -97,87 +99,7 @@ __all__ = [
     "EXP_MAX",
 ]
 
-from .builtin_forms import (  # noqa: F401 (re-exported constants)
-    DOMAIN_EPS,
-    EXP_MAX,
-    SAFE_EPS,
-    _n_abs,
-    _n_arcsin,
-    _n_arctan,
-    _n_arctanh,
-    _n_cos,
-    _n_exp,
-    _n_gauss,
-    _n_inv,
-    _n_inv2,
-    _n_log,
-    _n_rsqrt,
-    _n_sgn,
-    _n_sin,
-    _n_sqrt,
-    _n_tan,
-    _n_tanh,
-    _n_x,
-    _n_x2,
-    _n_x3,
-    _n_x4,
-    _n_x5,
-    _n_zero,
-    _s_abs,
-    _s_arcsin,
-    _s_arctan,
-    _s_arctanh,
-    _s_cos,
-    _s_exp,
-    _s_gauss,
-    _s_inv,
-    _s_inv2,
-    _s_log,
-    _s_rsqrt,
-    _s_sgn,
-    _s_sin,
-    _s_sqrt,
-    _s_tan,
-    _s_tanh,
-    _s_x,
-    _s_x2,
-    _s_x3,
-    _s_x4,
-    _s_x5,
-    _s_zero,
-    _safe_arcsin,
-    _safe_arctanh,
-    _safe_exp,
-    _safe_inv,
-    _safe_inv2,
-    _safe_log,
-    _safe_rsqrt,
-    _safe_sqrt,
-    _safe_tan,
-    _safe_zero,
-    _t_abs,
-    _t_arcsin,
-    _t_arctan,
-    _t_arctanh,
-    _t_cos,
-    _t_exp,
-    _t_gauss,
-    _t_inv,
-    _t_inv2,
-    _t_log,
-    _t_rsqrt,
-    _t_sgn,
-    _t_sin,
-    _t_sqrt,
-    _t_tan,
-    _t_tanh,
-    _t_x,
-    _t_x2,
-    _t_x3,
-    _t_x4,
-    _t_x5,
-    _t_zero,
-)
+from .builtin_forms import BUILTINS, DOMAIN_EPS, EXP_MAX, SAFE_EPS  # noqa: F401 (re-exported constants)
 
 
 class UnknownSymbolicFunction(KeyError, ValueError):
@@ -318,40 +240,15 @@ def _add(prim: Primitive, in_default: bool = True) -> None:
         LIBRARY._not_default.add(prim.name)
 
 
-_BUILTINS = [
-    # name, torch, sympy, numpy, complexity, safe
-    ("x", _t_x, _s_x, _n_x, 1, None),
-    ("x^2", _t_x2, _s_x2, _n_x2, 2, None),
-    ("x^3", _t_x3, _s_x3, _n_x3, 3, None),
-    ("x^4", _t_x4, _s_x4, _n_x4, 3, None),
-    ("x^5", _t_x5, _s_x5, _n_x5, 4, None),
-    ("1/x", _t_inv, _s_inv, _n_inv, 2, _safe_inv),
-    ("1/x^2", _t_inv2, _s_inv2, _n_inv2, 2, _safe_inv2),
-    ("sqrt", _t_sqrt, _s_sqrt, _n_sqrt, 2, _safe_sqrt),
-    ("1/sqrt", _t_rsqrt, _s_rsqrt, _n_rsqrt, 2, _safe_rsqrt),
-    ("exp", _t_exp, _s_exp, _n_exp, 2, _safe_exp),
-    ("log", _t_log, _s_log, _n_log, 2, _safe_log),
-    ("sin", _t_sin, _s_sin, _n_sin, 2, None),
-    ("cos", _t_cos, _s_cos, _n_cos, 2, None),
-    ("tan", _t_tan, _s_tan, _n_tan, 3, _safe_tan),
-    ("tanh", _t_tanh, _s_tanh, _n_tanh, 3, None),
-    ("arctan", _t_arctan, _s_arctan, _n_arctan, 3, None),
-    ("arcsin", _t_arcsin, _s_arcsin, _n_arcsin, 4, _safe_arcsin),
-    ("arctanh", _t_arctanh, _s_arctanh, _n_arctanh, 4, _safe_arctanh),
-    ("abs", _t_abs, _s_abs, _n_abs, 3, None),
-    ("sgn", _t_sgn, _s_sgn, _n_sgn, 3, None),
-    ("gaussian", _t_gauss, _s_gauss, _n_gauss, 3, None),
-    ("0", _t_zero, _s_zero, _n_zero, 0, _safe_zero),
-]
 
 _BUILTIN_PRIMS: dict[str, Primitive] = {}
-for _name, _t, _s, _n, _c, _safe in _BUILTINS:
+for _name, _t, _s, _n, _c, _safe in BUILTINS:
     _BUILTIN_PRIMS[_name] = Primitive(_name, _t, _s, _n, _c, _safe)
     _add(_BUILTIN_PRIMS[_name], in_default=(_name != "x^5"))
 del _name, _t, _s, _n, _c, _safe
 
 #: names of the built-in primitives, in library order
-BUILTIN_NAMES: tuple[str, ...] = tuple(n for n, *_ in _BUILTINS)
+BUILTIN_NAMES: tuple[str, ...] = tuple(n for n, *_ in BUILTINS)
 
 
 def get(name: str | Primitive) -> Primitive:

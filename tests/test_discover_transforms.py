@@ -105,3 +105,16 @@ def test_discover_separable_pipeline_recovers_a_rank_two_law():
 def test_discover_rejects_unknown_transform():
     with pytest.raises(ValueError, match="transforms"):
         kanlab.discover(np.random.default_rng(0).uniform(size=(30, 2)), np.arange(30.0), transforms=("sqrt",))
+
+
+def test_linearise_flat_calls_turns_a_line_mimicking_call_into_the_line():
+    from kanlab.formula_snap import linearise_flat_calls
+    rng = np.random.default_rng(0)
+    X = rng.uniform([0.1, 0.0], [1.0, 6.0], size=(300, 2))
+    y = X[:, 0] + 1 + np.sin(X[:, 1])
+    u = 0.0158 * a - 0.013  # asin is a straight line to ~1e-5 here: a fitted stand-in for a + 1
+    approx = (a + 1).subs(a, 0) + sympy.Float(1 / 0.0158) * sympy.asin(u) + sympy.Float(0.013 / 0.0158) + sympy.sin(b)
+    out = linearise_flat_calls(approx, [a, b], X, y)
+    assert not out.has(sympy.asin) and out.has(sympy.sin)  # sin(b) is far from straight: kept
+    f = sympy.lambdify((a, b), out, "numpy")
+    assert np.max(np.abs(f(*X.T) - y)) < 1e-9

@@ -54,7 +54,7 @@ from .discover_separable import separable_formula
 from .discover_transforms import (Candidate, ParetoPoint, choose, from_log, is_exact, log_target, polish_constants)
 from .discover_transforms import complexity as _complexity
 from .discover_transforms import rmse as _rmse
-from .formula_snap import _simplify, snap_constants
+from .formula_snap import _simplify, linearise_flat_calls, snap_constants
 from .symbolic_fit import active_numeric_edges, fix_symbolic, suggest_symbolic
 from .validate import KanlabError, as_tensor, check_finite
 
@@ -360,4 +360,7 @@ def _separable_expr(ds, syms, kan, seed, grids, steps, lib, snap_tol, model_cls,
     # makes equal terms merge, and the refit then moves the remaining constants onto simple values
     for _ in range(2):
         expr = snap_constants(polish_constants(expr, syms, Xtr, ytr), syms, Xtr, ytr, tol=snap_tol)
+    flat = linearise_flat_calls(expr, syms, Xtr, ytr)  # e.g. a fitted asin(0.016 a) that is a line
+    if flat is not expr:
+        expr = snap_constants(flat, syms, Xtr, ytr, tol=snap_tol)
     return expr, model, oracle_rmse

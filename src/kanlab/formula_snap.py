@@ -20,7 +20,7 @@ from .discover_transforms import polish_constants
 from .discover_transforms import rmse as _rmse
 from .formula import bounded_simplify
 
-__all__ = ["snap_constants"]
+__all__ = ["snap_constants", "linearise_flat_calls"]
 
 
 def _nice_values(v: float):
@@ -129,3 +129,40 @@ def snap_constants(expr, syms, X, y, tol=1e-3):
 def _simplify(expr, max_ops: int = 80):
     """sympy.simplify bounded in size and time (see formula.bounded_simplify)."""
     return bounded_simplify(expr, seconds=5.0, max_ops=max_ops)
+
+
+_CURVED = (sympy.sin, sympy.cos, sympy.tan, sympy.asin, sympy.atan, sympy.exp, sympy.log, sympy.tanh,
+           sympy.sinh, sympy.cosh, sympy.atanh)
+
+
+def linearise_flat_calls(expr, syms, X, y, flat: float = 1e-3):
+    """Replace each call f(u) of a curved function whose argument spans so little of f over the
+    data that f is a straight line there (deviation from its tangent at the mean of u below
+    ``flat`` times the spread of f(u)) by that tangent line, refit the constants, and keep the
+    result when the training RMSE does not rise. A fitted asin(0.016 a - 0.013) that only
+    mimics a straight line becomes c a + d, and the formula's true terms can then be exact."""
+    from .discover_transforms import evaluate
+
+    best, err = expr, _rmse(expr, syms, X, y)
+    t = sympy.Symbol("_t")
+    for call in sorted(expr.atoms(*_CURVED), key=sympy.count_ops):
+        (u,) = call.args
+        if not u.free_symbols:
+            continue
+        try:
+            uv = evaluate(u, syms, X)
+            m = float(np.mean(uv))
+            fv = evaluate(call.func(t), [t], uv[:, None])
+            d = float(sympy.diff(call.func(t), t).subs(t, m))
+            f0 = float(call.func(t).subs(t, m))
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if not (np.all(np.isfinite(fv)) and np.ptp(fv) > 0):
+            continue
+        if np.max(np.abs(fv - (f0 + d * (uv - m)))) > flat * np.ptp(fv):
+            continue
+        cand = polish_constants(best.xreplace({call: sympy.Float(f0) + sympy.Float(d) * (u - sympy.Float(m))}), syms, X, y)
+        e = _rmse(cand, syms, X, y)
+        if e <= err:
+            best, err = cand, e
+    return best

@@ -17,8 +17,10 @@ The k + 1 basis values (and derivatives) come from the layer's polynomial table 
 against the knots, with a binary search where the check fails, so knots moved by
 ``update_grid`` give the same results. The forward saves each (sample, input)'s interval and
 local coordinate (in * N int32 + float: 2 MB at batch 4096, in = 64), so the backward neither
-searches nor needs x; the basis values are recomputed from them. Threads split the inputs; in
-the forward each writes its own partial y, summed at the end.
+searches nor needs x; the basis values are recomputed from them. Threads split the inputs: in
+the forward one block of inputs each, each writing its own partial y, summed at the end; in the
+backward (no reduction there) the threads claim one input at a time (an atomic counter), so
+that a thread slowed by other load on its core does fewer inputs instead of holding up the rest.
 """
 from __future__ import annotations
 
@@ -32,8 +34,25 @@ __all__ = ["sparse_forward", "sparse_backward"]
 if AVAILABLE:
     import numpy as np
     from numba import njit, prange
+    from numba.core import types
+    from numba.extending import intrinsic
 
     _horner = _sk._horner
+
+    @intrinsic
+    def _claim(typingctx, ctr):
+        """Atomically ctr[0] += 1, returning the old value: the next unclaimed piece of work.
+        Threads take pieces as they finish the last (dynamic scheduling), so a thread slowed by
+        other load on its core (another process, a busy neighbour on a shared host) does less of
+        the work instead of holding up the whole kernel, as a fixed split would."""
+        if not (isinstance(ctr, types.Array) and ctr.ndim == 1 and ctr.dtype == types.int64):
+            return None
+
+        def codegen(context, builder, sig, args):
+            ary = context.make_array(sig.args[0])(context, builder, args[0])
+            return builder.atomic_rmw("add", ary.data, context.get_constant(types.int64, 1), "monotonic")
+
+        return types.int64(ctr), codegen
 
     @njit(inline="always", cache=True)
     def _spacing(t, i):
@@ -155,16 +174,14 @@ if AVAILABLE:
                             gc[o, c] = acc[c, o]
 
     @njit(inline="always", cache=True)
-    def _bwd_inputs(E, th, coef, s, gy, js, ss, lo, hi, k, need_x, need_c, need_s, gxt, gcoef, gs):
+    def _bwd_inputs(E, th, coef, s, gy, js, ss, lo, hi, k, need_x, need_c, need_s, gxt, gcoef, gs, w, acc, sg):
         """Gradients for inputs lo..hi-1 (gs rows zero on entry), from the intervals js and local
-        coordinates ss that the forward saved."""
+        coordinates ss that the forward saved. w, acc: scratch (G+k, out) where needed (else
+        (1, out)); sg: scratch (out,)."""
         n_out, nb = coef.shape[1], coef.shape[2]
         n, k1 = js.shape[1], k + 1
         nr = th.shape[0] // coef.shape[0]
         need_w = need_c or need_s
-        w = np.empty((nb if (need_x or need_s) else 1, n_out), dtype=coef.dtype)
-        acc = np.empty((nb if need_w else 1, n_out), dtype=coef.dtype)
-        sg = np.empty(n_out, dtype=coef.dtype)
         zero = coef.dtype.type(0)  # accumulators in the data type (a 0.0 literal would make them float64)
         for i in range(lo, hi):
             if need_x or need_s:
@@ -226,17 +243,26 @@ if AVAILABLE:
             _fwd_inputs(xt, t, E, th, coef, s, yp[b], b * chunk, min(n_in, b * chunk + chunk), k, js, ss)
 
     @_kernel
-    def _sparse_bwd(E, th, coef, s, gy, js, ss, need_x, need_c, need_s, gxt, gcoef, gs, k, chunk):
-        n_in = coef.shape[0]
-        for b in prange((n_in + chunk - 1) // chunk):
-            _bwd_inputs(E, th, coef, s, gy, js, ss, b * chunk, min(n_in, b * chunk + chunk), k,
-                        need_x, need_c, need_s, gxt, gcoef, gs)
+    def _sparse_bwd(E, th, coef, s, gy, js, ss, need_x, need_c, need_s, gxt, gcoef, gs, k, workers):
+        """One input at a time, claimed by the workers (each input's gradients are its own:
+        nothing to reduce, results independent of scheduling)."""
+        n_in, n_out, nb = coef.shape
+        need_w = need_c or need_s
+        ctr = np.zeros(1, dtype=np.int64)
+        for _ in prange(workers):
+            w = np.empty((nb if (need_x or need_s) else 1, n_out), dtype=coef.dtype)
+            acc = np.empty((nb if need_w else 1, n_out), dtype=coef.dtype)
+            sg = np.empty(n_out, dtype=coef.dtype)
+            i = _claim(ctr)
+            while i < n_in:
+                _bwd_inputs(E, th, coef, s, gy, js, ss, i, i + 1, k, need_x, need_c, need_s, gxt, gcoef, gs,
+                            w, acc, sg)
+                i = _claim(ctr)
 
 
-def _split(work: int, n_in: int) -> int:
-    """Inputs per thread: all of them where the serial kernels run (small work, one thread)."""
-    parts = _sk.numba.get_num_threads() if _sk._kernels(work) is _sk._PARALLEL else 1
-    return -(-n_in // max(1, min(parts, n_in)))
+def _workers(work: int) -> int:
+    """Threads the kernel will run on: 1 where the serial kernels run (small work, one thread)."""
+    return _sk.numba.get_num_threads() if _sk._kernels(work) is _sk._PARALLEL else 1
 
 
 def sparse_forward(x: torch.Tensor, knots: torch.Tensor, E: torch.Tensor, th: torch.Tensor, k: int,
@@ -251,7 +277,7 @@ def sparse_forward(x: torch.Tensor, knots: torch.Tensor, E: torch.Tensor, th: to
     if not n:
         return x.new_zeros(0, coef.shape[1]), (js, ss)
     work = n * n_in * (k + 1) * coef.shape[1]
-    chunk = _split(work, n_in)
+    chunk = -(-n_in // min(n_in, _workers(work)))  # one block of inputs per thread
     yp = torch.empty(-(-n_in // chunk), n, coef.shape[1], dtype=x.dtype)
     _run("_sparse_fwd", work, _np(x.t()), _np(knots.to(x.dtype)), _np(E), _np(th), _np(coef), _np(s),
          yp.numpy(), k, chunk, js.numpy(), ss.numpy())
@@ -269,7 +295,7 @@ def sparse_backward(order, E, th, k: int, coef, s, gy, need_x: bool, need_c: boo
         work = n * n_in * (k + 1) * coef.shape[1] * 2
         _run("_sparse_bwd", work, _np(E), _np(th), _np(coef), _np(s), _np(gy), *(o.numpy() for o in order),
              bool(need_x), bool(need_c), bool(need_s), gxt.numpy(), gcoef.numpy(), gs.numpy(), k,
-             _split(work, n_in))
+             _workers(work))
     elif need_c:
         gcoef.zero_()
     return (gxt.t() if need_x else None), (gcoef if need_c else None), (gs if need_s else None)

@@ -137,8 +137,11 @@ def run_kan_wide(job, p):
     model.fit(ds, opt="LBFGS", steps=job["steps"], loss_fn="cross_entropy", progress=False)
     model = model.refine(job["refine_grid"])
     model.fit(ds, opt="LBFGS", steps=job["refine_steps"], loss_fn="cross_entropy", progress=False)
+    score = model.feature_score(ds["train_input"]).tolist()
+    top3 = sorted(range(len(score)), key=lambda i: -score[i])[:3]
     return {"width": model.width, "test_acc": _acc(model, ds["test_input"], ds["test_label"]),
-            "train_acc": _acc(model, ds["train_input"], ds["train_label"]), "params": n_params(model)}
+            "train_acc": _acc(model, ds["train_input"], ds["train_label"]), "params": n_params(model),
+            "scores": score, "top3": [p["features"][i] for i in top3]}
 
 
 def run_mlp(job, p):
@@ -232,6 +235,9 @@ def report(results, out, quick):
             f"{kan['n_test']} test (seed 0); {len(kan['classes'])} signature classes {kan['classes']}. "
             f"Attribution ranking (KAN feature_score on train): "
             + ", ".join(f"{kan['features'][i]} {kan['scores'][i]:.3g}" for i in np.argsort(kan["scores"])[::-1])
+            + (f". Attribution ranking of the wider KAN {wide['width']}: "
+               + ", ".join(f"{wide['features'][i]} {wide['scores'][i]:.3g}" for i in np.argsort(wide["scores"])[::-1])
+               + f" (top 3: {', '.join(wide['top3'])})" if wide and "scores" in wide else "")
             + ". Paper numbers use Davies et al.'s 17 invariants; here injectivity radius, short geodesic and "
             "torsion degrees are not available (see kanlab.datasets.knots).")
     write_table(rows, out, "table", "Knot signature from hyperbolic invariants (paper §4.3)", note)

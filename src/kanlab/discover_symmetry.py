@@ -26,7 +26,7 @@ __all__ = ["KINDS", "find_symmetry", "u_range", "recover", "combine"]
 KINDS = ("diff", "sum", "prod", "ratio")
 
 
-def _positive(lo, hi, i, j) -> bool:
+def _positive(lo, i, j) -> bool:
     return lo[i] > 0 and lo[j] > 0
 
 
@@ -56,7 +56,7 @@ def find_symmetry(f, X, idx, lo, hi, tol, rng):
     X (to RMS <= sqrt(2) tol, the error of a difference of two oracle values), or None."""
     y = f(X)
     for kind, (i, j) in itertools.product(KINDS, itertools.combinations(idx, 2)):
-        if kind in ("prod", "ratio") and not _positive(lo, hi, i, j):
+        if kind in ("prod", "ratio") and not _positive(lo, i, j):
             continue
         X2 = X.copy()
         X2[:, i], X2[:, j] = _move(kind, X[:, i], X[:, j], (lo[i], hi[i]), (lo[j], hi[j]), rng)

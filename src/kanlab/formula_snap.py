@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
-from .discover_transforms import polish_constants
+from .discover_transforms import evaluate, polish_constants
 from .discover_transforms import rmse as _rmse
 from .formula import bounded_simplify
 
@@ -141,8 +141,6 @@ def linearise_flat_calls(expr, syms, X, y, flat: float = 1e-3):
     ``flat`` times the spread of f(u)) by that tangent line, refit the constants, and keep the
     result when the training RMSE does not rise. A fitted asin(0.016 a - 0.013) that only
     mimics a straight line becomes c a + d, and the formula's true terms can then be exact."""
-    from .discover_transforms import evaluate
-
     best, err = expr, _rmse(expr, syms, X, y)
     t = sympy.Symbol("_t")
     for call in sorted(expr.atoms(*_CURVED), key=sympy.count_ops):

@@ -37,7 +37,7 @@ if AVAILABLE:
     from numba.core import types
     from numba.extending import intrinsic
 
-    _horner = _sk._horner
+    _horner, _search = _sk._horner, _sk._search
 
     @intrinsic
     def _claim(typingctx, ctr):
@@ -79,13 +79,7 @@ if AVAILABLE:
             lo = g + 1
         else:
             return g
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if t[i, mid] <= xv:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+        return _search(xv, t, i, lo, hi)
 
     @njit(inline="always", cache=True)
     def _transpose(src, dst):

@@ -71,7 +71,11 @@ if AVAILABLE:
             for m in range(n_knots):
                 j += t[i, m] <= x
             return j
-        lo, hi = 0, n_knots
+        return _search(x, t, i, 0, n_knots)
+
+    @numba.njit(inline="always", cache=True)
+    def _search(x, t, i, lo, hi):
+        """The number of knots t[i, :] <= x, known to lie in [lo, hi]: binary search."""
         while lo < hi:
             mid = (lo + hi) >> 1
             if t[i, mid] <= x:

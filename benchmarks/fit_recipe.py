@@ -6,7 +6,7 @@ as in the paper's code). Prints each stage's test RMSE and time, and the total a
 reference pykan 0.2.8 figures measured on a 2-core machine like ours (19.5 s; 3.0e-3, 4.6e-4,
 1.4e-4). Run with OMP_WAIT_POLICY=PASSIVE (the Makefile sets it).
 
-    python benchmarks/fit_recipe.py [--threads 2] [--repeats 1]
+    python benchmarks/fit_recipe.py [--threads 2] [--repeats 1] [--compare-torch-fused]
 """
 from __future__ import annotations
 
@@ -52,9 +52,12 @@ def main(argv=None):
                     help="interleave runs with the compiled (numba) basis kernels off and report the ratio")
     ap.add_argument("--compare-autograd", action="store_true",
                     help="interleave runs with the fused MSE gradient off (plain autograd) and report the ratio")
+    ap.add_argument("--compare-torch-fused", action="store_true",
+                    help="interleave runs with the compiled whole-evaluation kernels off (the fused gradient on torch "
+                         "operations) and report the ratio")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    totals, autograd_totals, eager_totals = [], [], []
+    totals, autograd_totals, eager_totals, torch_fused_totals = [], [], [], []
     run_once()  # warm-up: numba compiles (or loads from its cache) on first use
     for r in range(args.repeats):
         if args.compare_eager:
@@ -67,6 +70,11 @@ def main(argv=None):
             autograd_totals.append(sum(s[2] for s in run_once()))
             fused_grad.ENABLED = True
             print(f"autograd-only run: {autograd_totals[-1]:.2f} s")
+        if args.compare_torch_fused:
+            fused_grad.COMPILED = False
+            torch_fused_totals.append(sum(s[2] for s in run_once()))
+            fused_grad.COMPILED = True
+            print(f"torch-fused run: {torch_fused_totals[-1]:.2f} s")
         stages = run_once()
         total = sum(s[2] for s in stages)
         totals.append(total)
@@ -83,6 +91,10 @@ def main(argv=None):
         eg = statistics.median(eager_totals)
         print(f"numba kernels vs eager torch kernels: median {statistics.median(totals):.2f} s vs {eg:.2f} s "
               f"-> {eg / statistics.median(totals):.2f}x")
+    if torch_fused_totals:
+        tf = statistics.median(torch_fused_totals)
+        print(f"compiled evaluation vs fused gradient on torch ops: median {statistics.median(totals):.2f} s vs "
+              f"{tf:.2f} s -> {tf / statistics.median(totals):.2f}x")
     if autograd_totals:
         ag = statistics.median(autograd_totals)
         print(f"fused MSE gradient vs autograd: median {statistics.median(totals):.2f} s vs {ag:.2f} s "

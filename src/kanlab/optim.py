@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+
+try:  # optional: compiles the two small loops below; plain Python runs them otherwise
+    from numba import njit as _njit
+except ImportError:  # pragma: no cover - exercised when numba is missing
+    def _njit(**_):
+        return lambda fn: fn
 
 __all__ = ["LBFGS"]
 
@@ -36,6 +43,55 @@ def _cubic_min(x1, f1, g1, x2, f2, g2, lo=None, hi=None):
         if math.isfinite(x):
             return min(max(x, lo), hi)
     return 0.5 * (lo + hi)
+
+
+@_njit(cache=True)
+def _record_pair(order, slot, prods, sy, yy):
+    """Store the inner products of the new pair (in ``slot``) with every pair in ``order``;
+    prods (2m, 2): rows [0, m) s_i.s_new, s_i.y_new, rows [m, 2m) y_i.s_new, y_i.y_new."""
+    m = sy.shape[0]
+    for j in order:
+        sy[slot, j] = prods[m + j, 0]  # s_new . y_j
+        sy[j, slot] = prods[j, 1]  # s_j . y_new
+        yy[slot, j] = prods[m + j, 1]
+        yy[j, slot] = prods[m + j, 1]
+
+
+@_njit(cache=True)
+def _two_loop(order, rho, sy, yy, bg, h, v):
+    """Coefficients v (2m,) with -H g = -h g + B^T v, B = [S; Y] the history (rows in slots,
+    ``order`` oldest first) and bg = B g.
+
+    First loop, newest to oldest: a_i = rho_i s_i.q_i with q_i = -g - sum_{j newer} a_j y_j,
+    so s_i.q_i = -s_i.g - sum_{j newer} a_j (s_i.y_j). Then r0 = h (-g - sum_j a_j y_j).
+    Second loop, oldest to newest: b_i = rho_i y_i.r_i with r_i = r0 + sum_{j older} c_j s_j,
+    c_j = a_j - b_j, so y_i.r_i = y_i.r0 + sum_{j older} c_j (s_j.y_i), and
+    y_i.r0 = h (-y_i.g - sum_j a_j (y_i.y_j)). The result r0 + sum_j c_j s_j is
+    -h g + B^T [c; -h a].
+    """
+    m = sy.shape[0]
+    n = len(order)
+    a = np.zeros(m)
+    c = np.zeros(m)
+    for pos in range(n - 1, -1, -1):
+        i = order[pos]
+        acc = -bg[i]
+        for q in range(pos + 1, n):
+            acc -= a[order[q]] * sy[i, order[q]]
+        a[i] = rho[i] * acc
+    for pos in range(n):
+        i = order[pos]
+        yr = -bg[m + i]
+        for q in range(n):
+            yr -= a[order[q]] * yy[i, order[q]]
+        yr *= h
+        for q in range(pos):
+            yr += c[order[q]] * sy[order[q], i]
+        c[i] = a[i] - rho[i] * yr
+    for q in range(n):
+        i = order[q]
+        v[i] = c[i]
+        v[m + i] = -h * a[i]
 
 
 class LBFGS:
@@ -101,9 +157,9 @@ class LBFGS:
         self._hist = None  # (2m, n) buffer: rows [0, m) hold s_i, rows [m, 2m) hold y_i
         m = self.history_size
         self._order: list[int] = []  # history slots, oldest first (only these entries below are read)
-        self._rho = [0.0] * m
-        self._sy = [[0.0] * m for _ in range(m)]  # [i][j] = s_i . y_j
-        self._yy = [[0.0] * m for _ in range(m)]  # [i][j] = y_i . y_j
+        self._rho = np.zeros(m)
+        self._sy = np.zeros((m, m))  # [i, j] = s_i . y_j
+        self._yy = np.zeros((m, m))  # [i, j] = y_i . y_j
         self.H_diag = 1.0
         self.d = self.t = self.prev_g = self.prev_loss = None
         self.n_iter = 0
@@ -191,48 +247,24 @@ class LBFGS:
         self._hist[slot].copy_(s)
         self._hist[m + slot].copy_(y)
         self._order.append(slot)
-        prods = (self._hist @ torch.stack([s, y], 1).to(torch.float64)).tolist()  # rows: s_i.s, s_i.y, then y_i.s, y_i.y
-        sy, yy = self._sy, self._yy
-        for j in self._order:
-            sy[slot][j] = prods[m + j][0]  # s_new . y_j
-            sy[j][slot] = prods[j][1]  # s_j . y_new
-            yy[slot][j] = yy[j][slot] = prods[m + j][1]
-        sy[slot][slot] = ys
+        prods = (self._hist @ torch.stack([s, y], 1).to(torch.float64)).cpu().numpy()  # s_i.s, s_i.y; y_i.s, y_i.y
+        _record_pair(np.asarray(self._order, dtype=np.int64), slot, prods, self._sy, self._yy)
+        self._sy[slot, slot] = ys
         self._rho[slot] = 1.0 / ys
-        self.H_diag = ys / yy[slot][slot]
+        self.H_diag = ys / self._yy[slot, slot]
 
     def _direction(self, g: torch.Tensor) -> torch.Tensor:
         """-H g by the L-BFGS two-loop recursion (Nocedal & Wright Alg. 7.4), evaluated on the
-        stored inner products: the loops run over Python floats and the vectors are touched
-        twice (B g and one B^T v), with B the stacked history [S; Y].
-
-        First loop, newest to oldest: a_i = rho_i s_i.q_i with q_i = -g - sum_{j newer} a_j y_j,
-        so s_i.q_i = -s_i.g - sum_{j newer} a_j (s_i.y_j). Then r0 = H_diag (-g - sum_j a_j y_j).
-        Second loop, oldest to newest: b_i = rho_i y_i.r_i with r_i = r0 + sum_{j older} c_j s_j,
-        c_j = a_j - b_j, so y_i.r_i = y_i.r0 + sum_{j older} c_j (s_j.y_i), and
-        y_i.r0 = H_diag (-y_i.g - sum_j a_j (y_i.y_j)). The result r0 + sum_j c_j s_j is
-        -H_diag g + B^T [c; -H_diag a].
-        """
+        stored inner products (see :func:`_two_loop`): the vectors are touched twice (B g and
+        one B^T v), with B the stacked history [S; Y]."""
         if not self._order:
             return g.mul(-self.H_diag)
-        m, h, order = self.history_size, self.H_diag, self._order
+        m, h = self.history_size, self.H_diag
         g64 = g.to(torch.float64)
-        bg = (self._hist @ g64).tolist()
-        sy, yy, rho = self._sy, self._yy, self._rho
-        a = {}
-        for pos in range(len(order) - 1, -1, -1):
-            i = order[pos]
-            a[i] = rho[i] * (-bg[i] - sum(a[j] * sy[i][j] for j in order[pos + 1:]))
-        c = {}
-        for pos, i in enumerate(order):
-            yr = h * (-bg[m + i] - sum(a[j] * yy[i][j] for j in order))
-            yr += sum(c[j] * sy[j][i] for j in order[:pos])
-            c[i] = a[i] - rho[i] * yr
-        v = [0.0] * (2 * m)
-        for i in order:
-            v[i] = c[i]
-            v[m + i] = -h * a[i]
-        r = torch.addmv(g64, self._hist.t(), torch.tensor(v, dtype=torch.float64, device=g.device), beta=-h)
+        bg = (self._hist @ g64).cpu().numpy()
+        v = np.zeros(2 * m)
+        _two_loop(np.asarray(self._order, dtype=np.int64), self._rho, self._sy, self._yy, bg, h, v)
+        r = torch.addmv(g64, self._hist.t(), torch.from_numpy(v).to(g.device), beta=-h)
         return r.to(g.dtype)
 
     def _line_search(self, closure, x0, t, d, d_norm, f0, g0, gtd0):

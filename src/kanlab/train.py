@@ -147,12 +147,14 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
         if reuse_basis and (basis0 is None or idx is not None):  # first-layer features are fixed between grid updates
             with torch.no_grad():
                 xs = model.select_inputs(xb)
-                basis0 = model.layers[0].basis(xs)
+                # (the compiled evaluator keeps its own first-layer state: no dense features needed)
+                basis0 = None if fused and fused_grad.uses_compiled(model, xs, yb) else model.layers[0].basis(xs)
         last = {}
+        evaluate = fused_grad.evaluator(model, xs, yb, basis0) if fused else None
 
         def closure():
             if fused:
-                loss = last["obj"] = fused_grad.mse_and_grad(model, xs, yb, basis0)
+                loss = last["obj"] = evaluate()
                 return loss
             for p in params:
                 p.grad = None

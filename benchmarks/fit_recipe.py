@@ -7,6 +7,7 @@ reference pykan 0.2.8 figures measured on a 2-core machine like ours (19.5 s; 3.
 1.4e-4). Run with OMP_WAIT_POLICY=PASSIVE (the Makefile sets it).
 
     python benchmarks/fit_recipe.py [--threads 2] [--repeats 1] [--compare-torch-fused]
+    python benchmarks/fit_recipe.py --seeds 6   # accuracy and time over model seeds, both evaluation paths
 """
 from __future__ import annotations
 
@@ -55,10 +56,15 @@ def main(argv=None):
     ap.add_argument("--compare-torch-fused", action="store_true",
                     help="interleave runs with the compiled whole-evaluation kernels off (the fused gradient on torch "
                          "operations) and report the ratio")
+    ap.add_argument("--seeds", type=int, default=0,
+                    help="instead: fit model seeds 0..N-1, each with the compiled evaluation and with the fused "
+                         "gradient on torch ops (interleaved), and report the median accuracy and time of each")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     totals, autograd_totals, eager_totals, torch_fused_totals = [], [], [], []
     run_once()  # warm-up: numba compiles (or loads from its cache) on first use
+    if args.seeds:
+        return seed_study(args.seeds)
     for r in range(args.repeats):
         if args.compare_eager:
             spline_kernels.ENABLED = False
@@ -99,6 +105,24 @@ def main(argv=None):
         ag = statistics.median(autograd_totals)
         print(f"fused MSE gradient vs autograd: median {statistics.median(totals):.2f} s vs {ag:.2f} s "
               f"-> {ag / statistics.median(totals):.2f}x")
+    return 0
+
+
+def seed_study(n_seeds):
+    rows = {True: [], False: []}
+    for seed in range(n_seeds):
+        for compiled in (True, False):
+            fused_grad.COMPILED = compiled
+            stages = run_once(seed)
+            rows[compiled].append([s[1] for s in stages] + [sum(s[2] for s in stages)])
+            print(f"seed {seed} {'compiled   ' if compiled else 'torch-fused'}: test RMSE "
+                  + " / ".join(f"{s[1]:.2e}" for s in stages) + f"  {rows[compiled][-1][-1]:.2f} s")
+    fused_grad.COMPILED = True
+    for compiled in (True, False):
+        cols = list(zip(*rows[compiled]))
+        print(f"{'compiled evaluation' if compiled else 'fused gradient on torch ops'}: median test RMSE "
+              + " / ".join(f"{statistics.median(c):.2e}" for c in cols[:3])
+              + f" (G=20 range {min(cols[2]):.2e} - {max(cols[2]):.2e}), median time {statistics.median(cols[3]):.2f} s")
     return 0
 
 

@@ -102,6 +102,19 @@ def test_discover_separable_pipeline_recovers_a_rank_two_law():
     assert res.test_rmse < 1e-9
 
 
+def test_discover_skips_the_separable_tests_on_noisy_data(capsys):
+    """With noise at 50% of the signal the oracle's error is far above 10% of std(y): its split
+    tests would pass anything (here: drop b), so the pipeline stands aside for the identity one."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(300, 2))
+    y = X[:, 0] + 0.5 * X[:, 1] ** 2
+    y = y + 0.5 * np.std(y) * rng.standard_normal(len(y))
+    res = kanlab.discover(X, y, var_names=["a", "b"], seed=0, grids=(5,), sparse_steps=10, steps=10,
+                          transforms=("separable",), verbose=True)
+    assert "separable: skipped" in capsys.readouterr().out
+    assert res.transform == "identity"
+
+
 def test_discover_rejects_unknown_transform():
     with pytest.raises(ValueError, match="transforms"):
         kanlab.discover(np.random.default_rng(0).uniform(size=(30, 2)), np.arange(30.0), transforms=("sqrt",))

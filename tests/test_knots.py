@@ -82,3 +82,19 @@ def test_quick_experiment_writes_files(tmp_path, monkeypatch):
     meta = json.loads((out / "dataset.json").read_text())
     assert meta["kept"] + sum(meta["skipped"].values()) == meta["requested"] == 60
     assert sum(map(len, meta["skipped_names"].values())) == sum(meta["skipped"].values())
+    assert "chosen on validation" in (out / "table.md").read_text()
+
+
+def test_validated_comparison_chooses_on_validation_only():
+    from kanlab.experiments.knots_validated import validated_comparison
+
+    def res(id, w, val, test):
+        return {"id": id, "width": [14, w, 10], "val_acc": val, "test_acc": test}
+    # width 5 is better on test, width 10 on validation: the choice must follow validation
+    results = [res("kan_val_w5_s0", 5, 85.0, 90.0), res("kan_val_w5_s1", 5, 86.0, 91.0),
+               res("kan_val_w10_s0", 10, 87.0, 80.0), res("kan_val_w10_s1", 10, 86.5, 81.0),
+               res("mlp_val_s0", 300, 86.0, 85.0), res("mlp_val_s1", 300, 86.0, 86.0)]
+    v = validated_comparison(results)
+    assert v["width"] == 10 and v["kan_test"] == [80.0, 81.0]
+    assert v["diff"] == -5.0 and not v["within_spread"]
+    assert validated_comparison(results[:4]) == {}  # no MLP runs: no comparison

@@ -61,26 +61,25 @@ def main(argv=None):
                          "gradient on torch ops (interleaved), and report the median accuracy and time of each")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    totals, autograd_totals, eager_totals, torch_fused_totals = [], [], [], []
+    # the interleaved comparisons: (flag, module, switch, label of the run, label of the ratio)
+    comparisons = [c for c in (
+        (args.compare_eager, spline_kernels, "ENABLED", "eager-kernel", "numba kernels vs eager torch kernels"),
+        (args.compare_autograd, fused_grad, "ENABLED", "autograd-only", "fused MSE gradient vs autograd"),
+        (args.compare_torch_fused, fused_grad, "COMPILED", "torch-fused",
+         "compiled evaluation vs fused gradient on torch ops"),
+    ) if c[0]]
+    totals, other_totals = [], [[] for _ in comparisons]
     run_once()  # warm-up: numba compiles (or loads from its cache) on first use
     if args.seeds:
         return seed_study(args.seeds)
     for r in range(args.repeats):
-        if args.compare_eager:
-            spline_kernels.ENABLED = False
-            eager_totals.append(sum(s[2] for s in run_once()))
-            spline_kernels.ENABLED = True
-            print(f"eager-kernel run: {eager_totals[-1]:.2f} s")
-        if args.compare_autograd:
-            fused_grad.ENABLED = False
-            autograd_totals.append(sum(s[2] for s in run_once()))
-            fused_grad.ENABLED = True
-            print(f"autograd-only run: {autograd_totals[-1]:.2f} s")
-        if args.compare_torch_fused:
-            fused_grad.COMPILED = False
-            torch_fused_totals.append(sum(s[2] for s in run_once()))
-            fused_grad.COMPILED = True
-            print(f"torch-fused run: {torch_fused_totals[-1]:.2f} s")
+        for (_, module, switch, run_label, _), store in zip(comparisons, other_totals):
+            setattr(module, switch, False)
+            try:
+                store.append(sum(s[2] for s in run_once()))
+            finally:
+                setattr(module, switch, True)
+            print(f"{run_label} run: {store[-1]:.2f} s")
         stages = run_once()
         total = sum(s[2] for s in stages)
         totals.append(total)
@@ -90,21 +89,12 @@ def main(argv=None):
         cpu = sum(s[3] for s in stages)
         print(f"total {total:.2f} s wall, {cpu:.2f} s CPU  (pykan 0.2.8: {PYKAN['time_s']} s -> "
               f"{PYKAN['time_s'] / total:.1f}x faster)")
+    med = statistics.median(totals)
     if args.repeats > 1:
-        med = statistics.median(totals)
         print(f"median total over {args.repeats}: {med:.2f} s -> {PYKAN['time_s'] / med:.1f}x faster than pykan")
-    if eager_totals:
-        eg = statistics.median(eager_totals)
-        print(f"numba kernels vs eager torch kernels: median {statistics.median(totals):.2f} s vs {eg:.2f} s "
-              f"-> {eg / statistics.median(totals):.2f}x")
-    if torch_fused_totals:
-        tf = statistics.median(torch_fused_totals)
-        print(f"compiled evaluation vs fused gradient on torch ops: median {statistics.median(totals):.2f} s vs "
-              f"{tf:.2f} s -> {tf / statistics.median(totals):.2f}x")
-    if autograd_totals:
-        ag = statistics.median(autograd_totals)
-        print(f"fused MSE gradient vs autograd: median {statistics.median(totals):.2f} s vs {ag:.2f} s "
-              f"-> {ag / statistics.median(totals):.2f}x")
+    for (*_, ratio_label), store in zip(comparisons, other_totals):
+        other = statistics.median(store)
+        print(f"{ratio_label}: median {med:.2f} s vs {other:.2f} s -> {other / med:.2f}x")
     return 0
 
 

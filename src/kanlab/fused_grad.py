@@ -160,17 +160,24 @@ class _CompiledMSE:
                 bias, g_bias = _np(layer.bias), grads[3]
             empty = lambda *shape, dtype=x.dtype: torch.empty(*shape, dtype=dtype)
             out = empty(n_out, n)
-            pre = {"silu": torch.sigmoid, "tanh": torch.tanh}.get(layer.base_fun)
+            out_np = out.numpy()
+            pre_fn = {"silu": torch.sigmoid, "tanh": torch.tanh}.get(layer.base_fun)
+            pre = empty(n_in, n) if pre_fn else h
+            wb, ws = empty(n_out, n_in).numpy(), torch.zeros(n_out, n_in, nb + 2 * k1, dtype=x.dtype).numpy()
+            first, vals, dvals = empty(n_in, n, dtype=torch.int64).numpy(), empty(n_in, k1, n).numpy(), empty(n_in, k1, n).numpy()
+            bvals, bders = empty(n_in, n).numpy(), empty(n_in, n).numpy()
+            coef, ssp, mask = _np(layer.coef), _np(layer.scale_sp), _np(layer.mask)
+            want_gx = l > 0
+            gx = (empty(n_in, n) if want_gx else empty(1, 1)).numpy()
             self.layers.append(dict(
-                h=h, pre_fn=pre, pre=empty(n_in, n) if pre else h,
-                forward=(_np(layer.knots.contiguous()), _np(E), _np(th), layer.k, _np(layer.coef),
-                         _np(layer.scale_base), _np(layer.scale_sp), _np(layer.mask), bias,
-                         fused_kernels.BASE_CODES[layer.base_fun], l > 0),
-                work=tuple(a.numpy() for a in (empty(n_out, n_in), torch.zeros(n_out, n_in, nb + 2 * k1, dtype=x.dtype),
-                                               out, empty(n_in, n, dtype=torch.int64), empty(n_in, k1, n),
-                                               empty(n_in, k1, n), empty(n_in, n), empty(n_in, n))),
-                acc=empty(n_out, n_in, nb + 2 * k1, dtype=torch.float64).numpy(),
-                grads=(grads[0], grads[1], grads[2], g_bias), gx=(empty(n_in, n) if l > 0 else empty(1, 1)).numpy()))
+                h=h, pre_fn=pre_fn, pre=pre, out=out_np, gx=gx,
+                # the kernels' argument lists (see fused_kernels.layer_forward / layer_backward)
+                forward=(h.numpy(), pre.numpy(), _np(layer.knots.contiguous()), _np(E), _np(th), layer.k, coef,
+                         _np(layer.scale_base), ssp, mask, bias, fused_kernels.BASE_CODES[layer.base_fun], want_gx),
+                state=(wb, ws, out_np, first, vals, dvals, bvals, bders),
+                backward=(layer.k, coef, ssp, mask, wb, ws, first, vals, dvals, bvals, bders, want_gx,
+                          empty(n_out, n_in, nb + 2 * k1, dtype=torch.float64).numpy(), grads[0], grads[1], grads[2],
+                          g_bias, gx)))
             h = out
         for s in model.symbolic:
             for p in s.parameters():
@@ -181,15 +188,11 @@ class _CompiledMSE:
             have_state = l == 0 and self.have_state
             if L["pre_fn"] is not None and not have_state:
                 L["pre_fn"](L["h"], out=L["pre"])
-            fused_kernels.layer_forward(L["h"].numpy(), L["pre"].numpy(), *L["forward"], have_state, *L["work"])
+            fused_kernels.layer_forward(*L["forward"], have_state, *L["state"])
         self.have_state = True
-        loss = fused_kernels.mse(self.layers[-1]["work"][2], self.y, self.g)
+        loss = fused_kernels.mse(self.layers[-1]["out"], self.y, self.g)
         g = self.g
-        for l in range(len(self.layers) - 1, -1, -1):
-            L = self.layers[l]
-            _, _, _, k, coef, _, ssp, mask, _, _, want_gx = L["forward"]
-            wb, ws, _, first, vals, dvals, bvals, bders = L["work"]
-            fused_kernels.layer_backward(g, k, coef, ssp, mask, wb, ws, first, vals, dvals, bvals, bders, want_gx,
-                                         L["acc"], *L["grads"], L["gx"])
+        for L in reversed(self.layers):
+            fused_kernels.layer_backward(g, *L["backward"])
             g = L["gx"]
         return torch.tensor(loss, dtype=self.dtype)

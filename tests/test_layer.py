@@ -7,6 +7,8 @@ import torch
 
 from kanlab import KANLayer
 
+from _layer_paths import dense_and_sparse
+
 
 def trained_like_layer(G=5, seed=0, dtype=torch.float64):
     layer = KANLayer(3, 4, grid=G, k=3, dtype=dtype, generator=torch.Generator().manual_seed(seed))
@@ -146,14 +148,7 @@ def test_sparse_large_grid_path_equals_dense(G):
     with torch.no_grad():
         layer.coef.normal_(generator=torch.Generator().manual_seed(0))
     x = (torch.rand(64, 6, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
-    res = {}
-    for sparse in (False, True):
-        layer.sparse = sparse
-        layer.zero_grad(set_to_none=True)
-        x.grad = None
-        y = layer(x)
-        y.backward(torch.cos(y))
-        res[sparse] = [y.detach(), x.grad.clone()] + [p.grad.clone() for p in layer.parameters()]
+    res = {s: [y, gx, *g.values()] for s, (y, gx, g) in dense_and_sparse(layer, x).items()}
     for a, b in zip(res[False], res[True]):
         assert torch.allclose(a, b, atol=1e-10)
     layer.sparse = None

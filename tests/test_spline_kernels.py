@@ -9,6 +9,8 @@ import torch
 
 from kanlab import KANLayer, spline, spline_kernels
 
+from _layer_paths import dense_and_sparse
+
 pytestmark = pytest.mark.skipif(not spline_kernels.AVAILABLE, reason="numba is not installed")
 
 
@@ -156,14 +158,7 @@ def test_large_grid_after_update_grid_equals_dense(k):
     x = ((torch.rand(200, 6, generator=gen, dtype=torch.float64) * 2.2 - 1.1) ** 3).requires_grad_()
     x.data[0, 0] = layer.knots[0, 5]  # exactly on knots
     x.data[1, 1] = layer.knots[1, -1]
-    res = {}
-    for sparse in (False, True):
-        layer.sparse = sparse
-        layer.zero_grad(set_to_none=True)
-        x.grad = None
-        y = layer(x)
-        y.backward(torch.cos(y))
-        res[sparse] = [y.detach(), x.grad.clone(), layer.coef.grad.clone(), layer.scale_sp.grad.clone()]
+    res = {s: [y, gx, g["coef"], g["scale_sp"]] for s, (y, gx, g) in dense_and_sparse(layer, x).items()}
     for a, b in zip(res[False], res[True]):
         torch.testing.assert_close(b, a, atol=1e-11, rtol=0)
     assert float(res[True][2][0, 1].abs().max()) == 0.0  # masked edge

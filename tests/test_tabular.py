@@ -36,3 +36,11 @@ def test_from_csv_errors(tmp_path, text, match):
 def test_missing_file(tmp_path):
     with pytest.raises(KanlabError, match="no such file"):
         from_csv(tmp_path / "nope.csv", "y")
+
+
+def test_error_lists_a_column_name_with_a_line_break_on_one_line(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text('"a\nb",x\n1,2\n3,4\n')  # a quoted header field holding a newline
+    with pytest.raises(KanlabError) as e:
+        from_csv(p, target="y")
+    assert "\n" not in str(e.value) and "'a\\nb', x" in str(e.value)

@@ -12,6 +12,12 @@ from ..validate import KanlabError
 __all__ = ["read_csv", "from_csv", "split"]
 
 
+def _names(names) -> str:
+    """Column names for an error message on one line: a name with a line break or another
+    unprintable character (a quoted CSV field may hold one) is shown as its repr."""
+    return ", ".join(n if n.isprintable() else repr(n) for n in names)
+
+
 def read_csv(path, target: str, features=None):
     """(X, y, feature names) from a CSV file with a header row.
 
@@ -28,13 +34,13 @@ def read_csv(path, target: str, features=None):
         raise KanlabError(f"{path} needs a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
     if target not in header:
-        raise KanlabError(f"column {target!r} not in {path}; columns are: {', '.join(header)}")
+        raise KanlabError(f"column {target!r} not in {path}; columns are: {_names(header)}")
     if isinstance(features, str):
         features = [f.strip() for f in features.split(",")]
     features = list(features) if features else [h for h in header if h != target]
     missing = [f for f in features if f not in header]
     if missing:
-        raise KanlabError(f"feature column(s) {', '.join(missing)} not in {path}; columns are: {', '.join(header)}")
+        raise KanlabError(f"feature column(s) {_names(missing)} not in {path}; columns are: {_names(header)}")
     cols = [header.index(f) for f in features] + [header.index(target)]
     data = np.empty((len(rows) - 1, len(cols)))
     for r, row in enumerate(rows[1:], start=2):
@@ -46,7 +52,7 @@ def read_csv(path, target: str, features=None):
                 raise KanlabError(f"{path} line {r}, column {header[k]!r}: {value!r} is not a number") from None
     bad = [header[k] for c, k in enumerate(cols) if not np.isfinite(data[:, c]).all()]
     if bad:
-        raise KanlabError(f"{path} has NaN/inf values in column(s) {', '.join(bad)}; drop or impute them")
+        raise KanlabError(f"{path} has NaN/inf values in column(s) {_names(bad)}; drop or impute them")
     return data[:, :-1], data[:, -1], features
 
 
@@ -73,7 +79,7 @@ def from_csv(path, target: str, features=None, test_size: float = 0.2, seed: int
         raise KanlabError(f"{path} has {len(X)} data row(s); need at least 4 rows to split into train and test")
     const = [n for n, col in zip(names, X.T) if np.ptp(col) == 0]
     if const:
-        raise KanlabError(f"column(s) {', '.join(const)} in {path} are constant; drop them (features=...)")
+        raise KanlabError(f"column(s) {_names(const)} in {path} are constant; drop them (features=...)")
     ds = split(X, y, test_size=test_size, seed=seed)
     ds["feature_names"] = names
     return ds

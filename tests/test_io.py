@@ -32,6 +32,40 @@ def test_float64_roundtrip(tmp_path):
     assert KAN.load(tmp_path / "a.kan").layers[0].coef.dtype == torch.float64
 
 
+def _old_layout(sd):
+    """A state dict as kanlab 0.1 wrote it: KANLayer.coef (in, out, G+k)."""
+    return {k: (v.transpose(1, 2).contiguous() if k.endswith(".coef") else v) for k, v in sd.items()}
+
+
+@pytest.mark.parametrize("width", [[2, 3, 1], [2, 8, 1]])  # [2, 8, 1]: out = G + k = 8, shapes alike
+def test_format_1_files_and_version_1_state_dicts_load(tmp_path, width):
+    """Models saved before coef became (in, G+k, out) load to the same functions."""
+    import json
+
+    from safetensors.torch import save_file
+
+    m = KAN(width, seed=0)
+    with torch.no_grad():
+        for layer in m.layers:
+            layer.coef.normal_(generator=torch.Generator().manual_seed(3))
+    x = torch.rand(40, 2)
+    old = _old_layout(m.state_dict())
+    meta = {"format": "kanlab", "format_version": "1", "config": json.dumps(m.config())}
+    save_file(old, str(tmp_path / "v1.kan"), metadata=meta)
+    assert torch.equal(KAN.load(tmp_path / "v1.kan")(x), m(x))
+    sd = m.state_dict()  # torch's own state dict carries each module's version: 1 for the old layout
+    old_sd = type(sd)(_old_layout(sd))
+    old_sd._metadata = {k: dict(v) for k, v in sd._metadata.items()}
+    for k in ("layers.0", "layers.1"):
+        old_sd._metadata[k]["version"] = 1
+    fresh = KAN(width, seed=1)
+    fresh.load_state_dict(old_sd)
+    assert torch.equal(fresh(x), m(x))
+    fresh = KAN(width, seed=1)
+    fresh.load_state_dict(sd)  # and the current layout as it is
+    assert torch.equal(fresh(x), m(x))
+
+
 def test_truncated_foreign_and_newer_files(tmp_path):
     m = trained()
     p = tmp_path / "m.kan"

@@ -109,7 +109,7 @@ def test_refine_to_2G_preserves_function(G):
     x = torch.randn(2000, 3, dtype=torch.float64) * 0.4
     layer.update_grid(x)
     fine = layer.refine(2 * G)
-    assert fine.grid == 2 * G and fine.coef.shape[-1] == 2 * G + 3
+    assert fine.grid == 2 * G and fine.coef.shape[1] == 2 * G + 3
     err = (fine(x) - layer(x)).abs().max()
     assert err <= 1e-4 * layer(x).std()
 

@@ -4,7 +4,7 @@ import pickle
 import pytest
 import torch
 
-from kanlab import KAN, create_dataset
+from kanlab import KAN
 
 
 def test_width_forward_and_leading_dims():

@@ -16,7 +16,7 @@ def direct_penalty(m, x, lamb_l1, lamb_entropy, lamb_coef=0.0, lamb_coefdiff=0.0
         p = mag / l1
         want = want + lamb_l1 * l1 - lamb_entropy * (p * torch.log(p)).sum()
         c = m.layers[l].coef
-        want = want + lamb_coef * c.abs().mean(-1).sum() + lamb_coefdiff * c.diff(dim=-1).abs().mean(-1).sum()
+        want = want + lamb_coef * c.abs().mean(1).sum() + lamb_coefdiff * c.diff(dim=1).abs().mean(1).sum()
     return want
 
 

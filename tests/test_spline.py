@@ -73,7 +73,7 @@ def test_analytic_derivatives_match_scipy():
 def test_curve_to_coef_roundtrip_and_rank_deficient():
     k, G = 3, 8
     t = spline.uniform_knots(2, G, k, dtype=torch.float64)
-    coef = torch.randn(2, 3, G + k, dtype=torch.float64)
+    coef = torch.randn(2, G + k, 3, dtype=torch.float64)
     x = torch.rand(400, 2, dtype=torch.float64) * 2 - 1
     y = spline.coef_to_curve(x, coef, t, k)
     back = spline.curve_to_coef(x, y, t, k)
@@ -87,7 +87,7 @@ def test_curve_to_coef_roundtrip_and_rank_deficient():
 def test_curve_to_coef_large_grid_uses_banded_solver():
     k, G = 3, 200
     t = spline.uniform_knots(2, G, k, dtype=torch.float64)
-    coef = torch.randn(2, 2, G + k, dtype=torch.float64)
+    coef = torch.randn(2, G + k, 2, dtype=torch.float64)
     x = torch.rand(5000, 2, dtype=torch.float64) * 2 - 1
     y = spline.coef_to_curve(x, coef, t, k)
     back = spline.curve_to_coef(x, y, t, k)

@@ -62,8 +62,17 @@ def test_serial_and_parallel_kernels_agree(monkeypatch):
     torch.testing.assert_close(outs[0][1], outs[1][1], atol=1e-13, rtol=0)
 
 
+@pytest.fixture(params=[False, True], ids=["batch-order", "interval-order"])
+def visit_order(request, monkeypatch):
+    """Run a large-grid test with the compiled kernels visiting samples in batch order and in
+    knot-interval order (normally only from G + k >= SORT_MIN_BASIS)."""
+    from kanlab import sparse_kernels
+    monkeypatch.setattr(sparse_kernels, "SORT_MIN_BASIS", 0 if request.param else 1 << 30)
+    return request.param
+
+
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-11), (torch.float32, 5e-5)])
-def test_large_grid_path_matches_sparse_eager(dtype, tol, eager_then_compiled):
+def test_large_grid_path_matches_sparse_eager(dtype, tol, eager_then_compiled, visit_order):
     torch.manual_seed(0)
     layer = KANLayer(7, 5, grid=100, k=3).to(dtype)
     assert layer.use_sparse()
@@ -137,7 +146,7 @@ def _large_layer(G, k=3, n_in=5, n_out=4, seed=0):
     return layer
 
 
-def test_sparse_function_gradcheck():
+def test_sparse_function_gradcheck(visit_order):
     from kanlab.sparse_spline import sparse_spline_matmul
     for k, G in ((3, 9), (2, 7)):  # the unrolled cubic kernel and the general one
         layer = _large_layer(G, k, n_in=3, n_out=2)
@@ -149,7 +158,7 @@ def test_sparse_function_gradcheck():
 
 
 @pytest.mark.parametrize("k", [2, 3])
-def test_large_grid_after_update_grid_equals_dense(k):
+def test_large_grid_after_update_grid_equals_dense(k, visit_order):
     """Non-uniform knots (update_grid on skewed data): the interval guess misses, the search
     must still find the right interval; gradients of coef and scale_sp, masked edges included."""
     layer = _large_layer(120, k, n_in=6, n_out=5)
@@ -161,10 +170,10 @@ def test_large_grid_after_update_grid_equals_dense(k):
     res = {s: [y, gx, g["coef"], g["scale_sp"]] for s, (y, gx, g) in dense_and_sparse(layer, x).items()}
     for a, b in zip(res[False], res[True]):
         torch.testing.assert_close(b, a, atol=1e-11, rtol=0)
-    assert float(res[True][2][0, 1].abs().max()) == 0.0  # masked edge
+    assert float(res[True][2][0, :, 1].abs().max()) == 0.0  # masked edge
 
 
-def test_large_grid_serial_and_parallel_agree(monkeypatch):
+def test_large_grid_serial_and_parallel_agree(monkeypatch, visit_order):
     layer = _large_layer(100, n_in=16, n_out=8)
     x = (torch.rand(300, 16, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
     outs = []
@@ -184,7 +193,7 @@ def test_large_grid_serial_and_parallel_agree(monkeypatch):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
 
 
-def test_large_grid_partial_gradients_and_empty_batch():
+def test_large_grid_partial_gradients_and_empty_batch(visit_order):
     layer = _large_layer(80)
     x = torch.rand(0, 5, dtype=torch.float64, requires_grad=True)
     y = layer(x)
@@ -200,3 +209,35 @@ def test_large_grid_partial_gradients_and_empty_batch():
     layer(x).sum().backward()
     torch.testing.assert_close(x.grad, gx, atol=1e-13, rtol=0)
     torch.testing.assert_close(layer.scale_sp.grad, gs, atol=1e-13, rtol=0)
+
+
+@pytest.mark.parametrize("k", [3, 2])
+def test_interval_order_equals_batch_order(k):
+    """The compiled large-grid kernels with samples visited in knot-interval order (the default
+    from G + k >= SORT_MIN_BASIS) against batch order, float32: y and the input gradient
+    bitwise (the same sums per sample), the parameter gradients to rounding (sums over samples
+    in another order). Inputs outside the grid, on knots, NaN, and partial gradients."""
+    from kanlab import sparse_kernels
+    from kanlab.spline import _horner_tables
+
+    layer = _large_layer(300, k, n_in=6, n_out=5).float()
+    gen = torch.Generator().manual_seed(2)
+    x = torch.rand(500, 6, generator=gen) * 2.6 - 1.3
+    x[0, 0], x[1, 1], x[2, 2] = layer.knots[0, 40], layer.knots[1, -1], float("nan")
+    C, E, th, _ = _horner_tables(layer.basis_table, k, layer.n_basis)
+    coef, s = layer.coef.detach(), (layer.scale_sp * layer.mask).detach()
+    gy = torch.randn(500, 5, generator=gen)
+    res = {}
+    for sort in (False, True):
+        y, order = sparse_kernels.sparse_forward(x, layer.knots, C, th, k, coef, s, sort=sort)
+        assert order[2].numel() == (x.numel() if sort else 0)
+        res[sort] = [(y,) + sparse_kernels.sparse_backward(order, E, th, k, coef, s, gy, *need)
+                     for need in ((True, True, True), (True, False, False), (False, False, True), (False, True, False))]
+    for a_all, b_all in zip(res[False], res[True]):
+        for i, (a, b) in enumerate(zip(a_all, b_all)):
+            if a is None:
+                assert b is None
+            elif i < 2:
+                torch.testing.assert_close(b, a, atol=0, rtol=0, equal_nan=True)
+            else:
+                torch.testing.assert_close(b, a, atol=2e-6 * float(a.abs().max()), rtol=0)

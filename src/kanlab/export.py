@@ -151,12 +151,12 @@ def _poly_rows(layer) -> torch.Tensor:
     n_in, n_rows, _ = tab.shape
     k1 = layer.k + 1
     C = tab[..., 2:2 + k1 * k1].reshape(n_in, n_rows, k1, k1)  # [p, r]: s^p coefficient of B_{mu-k+r}
-    w = (layer.coef.double() * (layer.scale_sp.double() * layer.mask.double()).unsqueeze(-1))  # (in, out, nb)
+    w = (layer.coef.double() * (layer.scale_sp.double() * layer.mask.double()).unsqueeze(1))  # (in, nb, out)
     # row j = mu + 1 uses basis functions mu - k + r = j - k1 + r; pad so every index exists
-    wpad = torch.nn.functional.pad(w, (k1, k1))  # basis m sits at m + k1
+    wpad = torch.nn.functional.pad(w, (0, 0, k1, k1))  # basis m sits at m + k1
     idx = torch.arange(n_rows)[:, None] + torch.arange(k1)[None, :]  # (rows, r): j - k1 + r + k1
-    wsel = wpad[:, :, idx]  # (in, out, rows, r)
-    coef = torch.einsum("ijpr,iojr->ijpo", C, wsel)  # (in, rows, p, out)
+    wsel = wpad[:, idx]  # (in, rows, r, out)
+    coef = torch.einsum("ijpr,ijro->ijpo", C, wsel)  # (in, rows, p, out)
     return torch.cat([tab[..., :2], coef.reshape(n_in, n_rows, -1)], -1).reshape(n_in * n_rows, -1)
 
 

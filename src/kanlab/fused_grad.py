@@ -74,7 +74,7 @@ def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Ten
         n, n_in = h.shape
         wb = layer.scale_base * layer.mask
         sm = layer.scale_sp * layer.mask
-        ws = (layer.coef * sm.unsqueeze(-1)).transpose(1, 2).reshape(n_in * layer.n_basis, layer.out_dim)
+        ws = (layer.coef * sm.unsqueeze(1)).reshape(n_in * layer.n_basis, layer.out_dim)
         b = layer.base(h)
         state = None
         if l == 0 and first_basis is not None:
@@ -95,9 +95,9 @@ def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Ten
         if layer.bias is not None:
             layer.bias.grad = g.sum(0)
         layer.scale_base.grad = (b.t() @ g) * layer.mask
-        d = (feats.t() @ g).view(layer.in_dim, layer.n_basis, layer.out_dim).transpose(1, 2)  # (in, out, nb)
-        layer.coef.grad = d * sm.unsqueeze(-1)
-        layer.scale_sp.grad = (d * layer.coef).sum(-1) * layer.mask
+        d = (feats.t() @ g).view(layer.in_dim, layer.n_basis, layer.out_dim)  # (in, nb, out), as coef
+        layer.coef.grad = d * sm.unsqueeze(1)
+        layer.scale_sp.grad = (d * layer.coef).sum(1) * layer.mask
         if l > 0:
             gx = _BASE_BACKWARD[layer.base_fun](g @ wb.t(), x_l)
             g = gx + spline._grad_input(g @ ws.t(), state).view_as(x_l)

@@ -12,7 +12,7 @@ rows, contiguous and independent of each other (no accumulation chain through on
 or one memory cell); a layer's output (out, N) is the next layer's input as it is.
 
 Forward of layer y = base(x) Wb + sum_r B_r(x) Ws[., j + r] + bias, with Wb = scale_base *
-mask and Ws[o, i, c] = coef[i, o, c] * scale_sp[i, o] * mask[i, o], keeps per (input, row) the
+mask and Ws[o, i, c] = coef[i, c, o] * scale_sp[i, o] * mask[i, o], keeps per (input, row) the
 knot interval j, the k + 1 values B_r and their x-derivatives, base(x) and base'(x). The
 backward turns an output gradient g (out, N) into the parameter gradients (sums over rows in
 float64) and, for layers after the first, the input gradient (in, N). Results equal autograd's
@@ -49,7 +49,7 @@ if AVAILABLE:
                  wb, ws, out, first, vals, dvals, bvals, bders):
         n_in, n = h.shape
         n_out = out.shape[0]
-        nb = coef.shape[2]
+        nb = coef.shape[1]
         k1 = k + 1
         for i in range(n_in):
             for o in range(n_out):
@@ -57,7 +57,7 @@ if AVAILABLE:
                 wb[o, i] = scale_base[i, o] * m
                 s = scale_sp[i, o] * m
                 for c in range(nb):
-                    ws[o, i, k1 + c] = coef[i, o, c] * s
+                    ws[o, i, k1 + c] = coef[i, c, o] * s
         if not have_state:
             n_knots = t.shape[1]
             for i in range(n_in):
@@ -130,7 +130,7 @@ if AVAILABLE:
                   acc_s, g_coef, g_scale_base, g_scale_sp, g_bias, gx):
         n_out, n = g.shape
         n_in = first.shape[0]
-        nb = coef.shape[2]
+        nb = coef.shape[1]
         k1 = k + 1
         acc_s[:] = 0.0
         if want_gx:
@@ -160,8 +160,8 @@ if AVAILABLE:
                 total = 0.0
                 for c in range(nb):
                     d = acc_s[o, i, k1 + c]
-                    g_coef[i, o, c] = d * s
-                    total += d * coef[i, o, c]
+                    g_coef[i, c, o] = d * s
+                    total += d * coef[i, c, o]
                 g_scale_sp[i, o] = total * m
 
     @numba.njit(cache=True, fastmath=_FAST)

@@ -16,7 +16,7 @@ from .validate import KanlabError
 __all__ = ["save", "load", "atomic_write", "FORMAT", "FORMAT_VERSION", "ModelFileError"]
 
 FORMAT = "kanlab"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: KANLayer.coef is (in, G+k, out); version 1 files (in, out, G+k) still load
 
 
 class ModelFileError(KanlabError):
@@ -79,6 +79,9 @@ def load(path, cls, device=None):
     try:
         cfg = json.loads(meta["config"])
         dtype = next(t.dtype for k, t in tensors.items() if k.endswith("coef"))
+        if version < 2:  # coef was (in, out, G+k)
+            tensors = {k: (t.transpose(1, 2).contiguous() if k.endswith(".coef") and t.dim() == 3 else t)
+                       for k, t in tensors.items()}
         model = cls.from_config(cfg, dtype=dtype)
         model.load_state_dict(tensors, strict=True)
     except UnknownSymbolicFunction:

@@ -34,6 +34,15 @@ SPARSE_MIN_BASIS = 64  # G + k from which the sparse path is used automatically
 BASE_FUNCTIONS = {"silu": F.silu, "identity": _identity, "zero": _zero, "tanh": torch.tanh}
 
 
+def _old_coef_layout(coef: torch.Tensor, metadata: dict, shape) -> bool:
+    """Whether a loaded coef is in the version-1 layout (in, out, G+k): its state_dict says so,
+    or (plain dicts carry no version) its shape is the transposed one."""
+    version = metadata.get("version")
+    if version is not None:
+        return version < 2 and coef.dim() == 3
+    return coef.dim() == 3 and tuple(coef.shape) != tuple(shape) and tuple(coef.shape) == (shape[0], shape[2], shape[1])
+
+
 def _check_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -42,10 +51,15 @@ def _check_int(name, value, minimum):
 class KANLayer(nn.Module):
     """A KAN layer with ``in_dim`` inputs and ``out_dim`` outputs; behaves like ``nn.Linear``.
 
-    Parameters: ``coef`` (in, out, G+k) spline coefficients, ``scale_base`` and ``scale_sp``
-    (in, out) the residual weights w_b and w_s, ``bias`` (out,). Buffers: ``knots``
-    (in, G+2k+1), one knot vector per input, and ``mask`` (in, out), 1 for live edges.
+    Parameters: ``coef`` (in, G+k, out) spline coefficients (``coef[i, :, j]`` those of edge
+    i -> j; this layout makes ``coef[i]`` the (G+k, out) block that input i's basis values
+    multiply, so neither the dense weight nor the large-grid kernels transpose it),
+    ``scale_base`` and ``scale_sp`` (in, out) the residual weights w_b and w_s, ``bias`` (out,).
+    Buffers: ``knots`` (in, G+2k+1), one knot vector per input, and ``mask`` (in, out), 1 for
+    live edges.
     """
+
+    _version = 2  # state_dict layout: 1 had coef as (in, out, G+k)
 
     def __init__(self, in_dim: int, out_dim: int, grid: int = 5, k: int = 3, grid_range=(-1.0, 1.0),
                  grid_eps: float = 0.02, noise_scale: float = 0.3, base_fun: str = "silu",
@@ -67,7 +81,7 @@ class KANLayer(nn.Module):
         self.sparse: bool | None = None  # None: automatic by grid size (see use_sparse)
         kw = {"device": device, "dtype": dtype}
         nb = grid + k
-        self.coef = nn.Parameter(torch.empty(in_dim, out_dim, nb, **kw))
+        self.coef = nn.Parameter(torch.empty(in_dim, nb, out_dim, **kw))
         self.scale_base = nn.Parameter(torch.empty(in_dim, out_dim, **kw))
         self.scale_sp = nn.Parameter(torch.empty(in_dim, out_dim, **kw))
         self.bias = nn.Parameter(torch.empty(out_dim, **kw)) if bias else None
@@ -103,8 +117,11 @@ class KANLayer(nn.Module):
         """Rebuild the cached polynomial form of the basis; call after changing ``knots``."""
         self.basis_table = spline.basis_table(self.knots, self.k).to(self.knots.dtype)
 
-    def _load_from_state_dict(self, *args, **kwargs):
-        super()._load_from_state_dict(*args, **kwargs)
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs):
+        key = prefix + "coef"
+        if key in state_dict and _old_coef_layout(state_dict[key], local_metadata, self.coef.shape):
+            state_dict[key] = state_dict[key].transpose(1, 2)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
         self.refresh_basis_table()
 
     @property
@@ -126,8 +143,7 @@ class KANLayer(nn.Module):
 
     def spline_weight(self) -> torch.Tensor:
         """The (in * (G+k), out) matrix multiplying the flattened basis features."""
-        w = self.coef * (self.scale_sp * self.mask).unsqueeze(-1)
-        return w.permute(0, 2, 1).reshape(self.in_dim * self.n_basis, self.out_dim)
+        return (self.coef * (self.scale_sp * self.mask).unsqueeze(1)).reshape(self.in_dim * self.n_basis, self.out_dim)
 
     def base(self, x: torch.Tensor) -> torch.Tensor:
         return BASE_FUNCTIONS[self.base_fun](x)
@@ -165,7 +181,7 @@ class KANLayer(nn.Module):
 
     def spline_values(self, x: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
         """sum_m c_ijm B_m(x_i) for every edge: (N, in) -> (N, in, out). For analysis, not the hot path."""
-        return torch.einsum("nim,iom->nio", self.basis(x) if basis is None else basis, self.coef)
+        return torch.einsum("nim,imo->nio", self.basis(x) if basis is None else basis, self.coef)
 
     def edge_values(self, x: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
         """phi_ij(x_i) for every edge: (N, in) -> (N, in, out). Summing over i and adding
@@ -201,7 +217,7 @@ class KANLayer(nn.Module):
         new._buffers = dict(self._buffers)
         new._modules = dict(self._modules)
         new.in_dim, new.out_dim = int(in_ids.numel()), int(out_ids.numel())
-        new.coef = nn.Parameter(self.coef[in_ids][:, out_ids].clone())
+        new.coef = nn.Parameter(self.coef[in_ids][:, :, out_ids].clone())
         new.scale_base = nn.Parameter(self.scale_base[in_ids][:, out_ids].clone())
         new.scale_sp = nn.Parameter(self.scale_sp[in_ids][:, out_ids].clone())
         new.bias = nn.Parameter(self.bias[out_ids].clone()) if self.bias is not None else None

@@ -53,9 +53,9 @@ def penalty_value(network, x, lamb_l1=1.0, lamb_entropy=2.0, lamb_coef=0.0, lamb
     if lamb_coef or lamb_coefdiff:
         for layer in network.layers:
             if lamb_coef:
-                total = total + lamb_coef * layer.coef.abs().mean(-1).sum()
+                total = total + lamb_coef * layer.coef.abs().mean(1).sum()
             if lamb_coefdiff:
-                total = total + lamb_coefdiff * layer.coef.diff(dim=-1).abs().mean(-1).sum()
+                total = total + lamb_coefdiff * layer.coef.diff(dim=1).abs().mean(1).sum()
     return total
 
 

@@ -80,7 +80,7 @@ def _no_double_backward():
 
 
 class _SplineCoefMM(torch.autograd.Function):
-    """The compiled formulation (sparse_kernels): y = sum_i sum_m B_m(x_i) coef[i, :, m] s[i, :]
+    """The compiled formulation (sparse_kernels): y = sum_i sum_m B_m(x_i) coef[i, m, :] s[i, :]
     straight from the coefficients and the edge scales s = scale_sp * mask. The weight is never
     formed and nothing of size G is saved beyond coef itself: the forward saves each input value's
     knot interval and local coordinate (not x), from which the backward recomputes the k + 1 basis
@@ -88,7 +88,7 @@ class _SplineCoefMM(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, knots, table, k, coef, s):
-        C, E, th, _ = _horner_tables(table, k, coef.shape[-1])  # cached per table (the layer's)
+        C, E, th, _ = _horner_tables(table, k, coef.shape[1])  # cached per table (the layer's)
         y, order = sparse_kernels.sparse_forward(x, knots, C, th, k, coef, s)  # values only: C, not E
         ctx.save_for_backward(coef, s, *order)
         ctx.tables, ctx.k = (E, th), k
@@ -106,12 +106,12 @@ class _SplineCoefMM(torch.autograd.Function):
 
 def sparse_spline_matmul(x: torch.Tensor, knots: torch.Tensor, table: torch.Tensor, k: int, coef: torch.Tensor,
                          s: torch.Tensor) -> torch.Tensor:
-    """sum over inputs i and basis functions m of B_m(x_i) * coef[i, :, m] * s[i, :], for x (N, in),
-    coef (in, out, G+k), s (in, out): the spline part of a KAN layer, whose weight
-    (in * (G+k), out) has rows coef[i, :, m] * s[i, :]."""
+    """sum over inputs i and basis functions m of B_m(x_i) * coef[i, m, :] * s[i, :], for x (N, in),
+    coef (in, G+k, out), s (in, out): the spline part of a KAN layer, whose weight
+    (in * (G+k), out) has rows coef[i, m, :] * s[i, :]."""
     if spline_kernels.applies(x) and coef.dtype == x.dtype == s.dtype:
         return _SplineCoefMM.apply(x, knots, table, k, coef, s)
-    weight = (coef * s.unsqueeze(-1)).permute(0, 2, 1).reshape(-1, coef.shape[1])
+    weight = (coef * s.unsqueeze(1)).reshape(-1, coef.shape[2])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
         return _SparseSplineMM.apply(x, knots, table, k, weight)

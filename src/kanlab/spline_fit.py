@@ -18,7 +18,7 @@ def curve_to_coef(x: torch.Tensor, y: torch.Tensor, knots: torch.Tensor, k: int,
     """Least-squares spline coefficients of sampled curves, batched over inputs.
 
     x: (N, in) sample locations; y: (N, in, out) curve values; knots: (in, n_knots).
-    Returns coef (in, out, n_basis) minimising sum_n (y - sum_m coef B_m(x))^2 per (in, out).
+    Returns coef (in, n_basis, out) (the layout of ``KANLayer.coef``) minimising sum_n (y - sum_m coef B_m(x))^2 per (in, out).
     Solved in float64. Rank-deficient systems (basis functions with no samples) get the
     minimum-norm solution; if the SVD-based solver fails, a ridge-regularised normal-equation
     solve is used instead. Never raises for conditioning, never prints.
@@ -28,7 +28,7 @@ def curve_to_coef(x: torch.Tensor, y: torch.Tensor, knots: torch.Tensor, k: int,
         x64, y64, t64 = x.double().cpu(), y.double().cpu(), knots.double().cpu()
         if t64.shape[-1] - 1 - k > _DENSE_MAX_BASIS:
             coef = _banded_lstsq(x64, y64, t64, k, ridge)
-            return coef.permute(0, 2, 1).to(device=y.device, dtype=dtype).contiguous()
+            return coef.to(device=y.device, dtype=dtype).contiguous()
         A = basis(x64, t64, k).permute(1, 0, 2)  # (in, N, nb)
         B = y64.permute(1, 0, 2)  # (in, N, out)
         coef = None
@@ -41,7 +41,7 @@ def curve_to_coef(x: torch.Tensor, y: torch.Tensor, knots: torch.Tensor, k: int,
                 coef = None
         if coef is None:
             coef = _ridge_solve(A, B, ridge)
-        return coef.permute(0, 2, 1).to(device=y.device, dtype=dtype).contiguous()
+        return coef.to(device=y.device, dtype=dtype).contiguous()
 
 
 _DENSE_MAX_BASIS = 48
@@ -96,5 +96,5 @@ def _ridge_solve(A: torch.Tensor, B: torch.Tensor, ridge: float) -> torch.Tensor
 
 
 def coef_to_curve(x: torch.Tensor, coef: torch.Tensor, knots: torch.Tensor, k: int) -> torch.Tensor:
-    """Evaluate splines: x (N, in), coef (in, out, nb) -> (N, in, out)."""
-    return torch.einsum("nim,iom->nio", basis(x, knots, k), coef)
+    """Evaluate splines: x (N, in), coef (in, nb, out) -> (N, in, out)."""
+    return torch.einsum("nim,imo->nio", basis(x, knots, k), coef)

@@ -107,11 +107,13 @@ def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Ten
     return loss
 
 
-def evaluator(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Tensor | None = None):
+def evaluator(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Tensor | None = None,
+              compiled: bool | None = None):
     """A function of no arguments that computes :func:`mse_and_grad` (model, x, y) at the
     model's current parameter values. Build it after anything that changes the model's tensors
-    (a grid update, a rebinding of ``.data``); parameter values may change between calls."""
-    if uses_compiled(model, x, y):
+    (a grid update, a rebinding of ``.data``); parameter values may change between calls.
+    ``compiled``: :func:`uses_compiled` (model, x, y) if the caller already knows it."""
+    if uses_compiled(model, x, y) if compiled is None else compiled:
         return _CompiledMSE(model, x, y)
     return lambda: mse_and_grad(model, x, y, first_basis)
 

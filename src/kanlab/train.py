@@ -133,7 +133,7 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
         hist[name] = []
     bar = _progress(steps, progress)
     stopped_nan = False
-    basis0 = None
+    basis0, compiled, stale = None, False, True  # stale: first-layer inputs (xs, basis0) to recompute
     reuse_basis = hasattr(model, "layers") and hasattr(model, "select_inputs")  # a KAN (not e.g. an MLP)
     # plain MSE on a plain KAN: loss and gradient in one pass without autograd (see fused_grad)
     fused = not custom_loss and penalty is None and fused_grad.supports(model, params)
@@ -143,14 +143,16 @@ def _fit(model, dataset, opt, steps, lr, batch, update_grid, grid_update_num, st
         yb = y_tr if idx is None else y_tr[idx]
         if update_grid and step % grid_freq == 0 and start_grid_update_step <= step < stop_grid_update_step:
             model.update_grid(xb)
-            basis0 = None
-        if reuse_basis and (basis0 is None or idx is not None):  # first-layer features are fixed between grid updates
+            stale = True
+        if reuse_basis and (stale or idx is not None):  # first-layer features are fixed between grid updates
             with torch.no_grad():
                 xs = model.select_inputs(xb)
                 # (the compiled evaluator keeps its own first-layer state: no dense features needed)
-                basis0 = None if fused and fused_grad.uses_compiled(model, xs, yb) else model.layers[0].basis(xs)
+                compiled = fused and fused_grad.uses_compiled(model, xs, yb)
+                basis0 = None if compiled else model.layers[0].basis(xs)
+            stale = False
         last = {}
-        evaluate = fused_grad.evaluator(model, xs, yb, basis0) if fused else None
+        evaluate = fused_grad.evaluator(model, xs, yb, basis0, compiled) if fused else None
 
         def closure():
             if fused:

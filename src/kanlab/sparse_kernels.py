@@ -204,8 +204,9 @@ if AVAILABLE:
     def _bwd_inputs(E, th, coef, s, gy, js, ss, perm, sort, lo, hi, k, need_x, need_c, need_s, gxt, gcoef, gs,
                     scratch, sg):
         """Gradients for inputs lo..hi-1 (gs rows zero on entry), from the intervals js, local
-        coordinates ss and (sort) sample order perm that the forward saved. The weight gradient of input i accumulates in
-        gcoef[i] (or, when only gs is asked, in scratch (G+k, out)); sg: scratch (out,)."""
+        coordinates ss and (sort) sample order perm that the forward saved. The weight gradient
+        of input i accumulates in gcoef[i] (or, when only gs is asked, in scratch (G+k, out));
+        sg: scratch (out,)."""
         nb, n_out = coef.shape[1], coef.shape[2]
         n, k1 = js.shape[1], k + 1
         nr = th.shape[0] // coef.shape[0]

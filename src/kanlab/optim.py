@@ -19,9 +19,12 @@ import math
 import numpy as np
 import torch
 
-try:  # optional: compiles the two small loops below; plain Python runs them otherwise
+try:  # optional: compiles the small loops below; plain Python (and torch ops) otherwise
     from numba import njit as _njit
+    _COMPILED = True
 except ImportError:  # pragma: no cover - exercised when numba is missing
+    _COMPILED = False
+
     def _njit(**_):
         return lambda fn: fn
 
@@ -92,6 +95,52 @@ def _two_loop(order, rho, sy, yy, bg, h, v):
         i = order[q]
         v[i] = c[i]
         v[m + i] = -h * a[i]
+
+
+@_njit(cache=True, fastmath={"reassoc", "contract"})
+def _push_pair(hist, order, slot, s, y, sy, yy):
+    """Write the pair (s, y) into history slot ``slot`` (rows slot and m + slot of hist, float64)
+    and its inner products with every pair in ``order`` (the new one included) into sy, yy:
+    one pass over the history instead of a handful of torch calls (CPU, with numba)."""
+    m, n = sy.shape[0], hist.shape[1]
+    for q in range(n):
+        hist[slot, q] = s[q]
+        hist[m + slot, q] = y[q]
+    for j in order:
+        sn_yj, sj_yn, yn_yj = 0.0, 0.0, 0.0
+        for q in range(n):
+            sn_yj += hist[slot, q] * hist[m + j, q]
+            sj_yn += hist[j, q] * hist[m + slot, q]
+            yn_yj += hist[m + slot, q] * hist[m + j, q]
+        sy[slot, j] = sn_yj
+        sy[j, slot] = sj_yn
+        yy[slot, j] = yn_yj
+        yy[j, slot] = yn_yj
+
+
+@_njit(cache=True, fastmath={"reassoc", "contract"})
+def _direction_flat(hist, order, rho, sy, yy, g, h, out):
+    """out = -H g (the two-loop recursion on the stored products, see _two_loop), with B g and
+    the final -h g + B^T v computed here too: one compiled call per iteration (CPU)."""
+    m, n = sy.shape[0], g.shape[0]
+    bg = np.zeros(2 * m)
+    for i in order:
+        sg, yg = 0.0, 0.0
+        for q in range(n):
+            sg += hist[i, q] * g[q]
+            yg += hist[m + i, q] * g[q]
+        bg[i], bg[m + i] = sg, yg
+    v = np.zeros(2 * m)
+    _two_loop(order, rho, sy, yy, bg, h, v)
+    r = np.empty(n)
+    for q in range(n):
+        r[q] = -h * g[q]
+    for i in order:
+        vs, vy = v[i], v[m + i]
+        for q in range(n):
+            r[q] += vs * hist[i, q] + vy * hist[m + i, q]
+    for q in range(n):
+        out[q] = r[q]
 
 
 class LBFGS:
@@ -244,11 +293,15 @@ class LBFGS:
             self._hist = s.new_zeros(2 * m, s.numel(), dtype=torch.float64)  # float64: accurate inner products
         # slots fill 0..m-1, then the oldest is reused; its stale products are all overwritten below
         slot = self._order.pop(0) if len(self._order) == m else len(self._order)
-        self._hist[slot].copy_(s)
-        self._hist[m + slot].copy_(y)
         self._order.append(slot)
-        prods = (self._hist @ torch.stack([s, y], 1).to(torch.float64)).cpu().numpy()  # s_i.s, s_i.y; y_i.s, y_i.y
-        _record_pair(np.asarray(self._order, dtype=np.int64), slot, prods, self._sy, self._yy)
+        order = np.asarray(self._order, dtype=np.int64)
+        if _COMPILED and self._hist.device.type == "cpu":
+            _push_pair(self._hist.numpy(), order, slot, s.detach().numpy(), y.detach().numpy(), self._sy, self._yy)
+        else:
+            self._hist[slot].copy_(s)
+            self._hist[m + slot].copy_(y)
+            prods = (self._hist @ torch.stack([s, y], 1).to(torch.float64)).cpu().numpy()  # s_i.s, s_i.y; y_i.s, y_i.y
+            _record_pair(order, slot, prods, self._sy, self._yy)
         self._sy[slot, slot] = ys
         self._rho[slot] = 1.0 / ys
         self.H_diag = ys / self._yy[slot, slot]
@@ -260,6 +313,11 @@ class LBFGS:
         if not self._order:
             return g.mul(-self.H_diag)
         m, h = self.history_size, self.H_diag
+        if _COMPILED and g.device.type == "cpu":
+            out = torch.empty_like(g)
+            _direction_flat(self._hist.numpy(), np.asarray(self._order, dtype=np.int64), self._rho, self._sy,
+                            self._yy, g.detach().numpy(), float(h), out.numpy())
+            return out
         g64 = g.to(torch.float64)
         bg = (self._hist @ g64).cpu().numpy()
         v = np.zeros(2 * m)

@@ -1,5 +1,6 @@
 """The L-BFGS optimiser: its direction equals the textbook two-loop recursion, it minimises
 standard test functions, and the flat-buffer binding is transparent."""
+import pytest
 import torch
 
 from kanlab.optim import LBFGS
@@ -20,7 +21,10 @@ def _two_loop_reference(g, pairs, h_diag):
     return r
 
 
-def test_direction_equals_two_loop_recursion_with_eviction():
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "torch-ops"])
+def test_direction_equals_two_loop_recursion_with_eviction(compiled, monkeypatch):
+    from kanlab import optim
+    monkeypatch.setattr(optim, "_COMPILED", compiled and optim._COMPILED)
     gen = torch.Generator().manual_seed(0)
     p = torch.nn.Parameter(torch.zeros(7, dtype=torch.float64))
     opt = LBFGS([p], history_size=4)

@@ -19,7 +19,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
-from kanlab import KAN, KANLayer, spline_kernels
+from kanlab import KAN, KANLayer
+from kanlab.kernels import numba_basis as spline_kernels
 
 
 def step(mod, x):

@@ -22,7 +22,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
-from kanlab import KANLayer, spline_kernels
+from kanlab import KANLayer
+from kanlab.kernels import numba_basis as spline_kernels
 
 sys.path.insert(0, os.path.dirname(__file__))
 from layer_speed import saved_bytes  # noqa: E402

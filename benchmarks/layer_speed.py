@@ -29,8 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kanlab import KANLayer, spline
-from kanlab.spline import uniform_knots
+from kanlab import KANLayer
+from kanlab.core import spline
+from kanlab.kernels import torch_basis
+from kanlab.core.spline import uniform_knots
 
 
 # ----------------------------------------------------------------------------- references
@@ -88,7 +90,7 @@ class Floor(nn.Module):
         self.G, self.k = G, k
 
     def prepare(self, x):
-        from kanlab.spline import basis
+        from kanlab.core.spline import basis
 
         feats = basis(x.detach(), uniform_knots(x.shape[1], self.G, self.k), self.k).reshape(x.shape[0], -1)
         return feats.requires_grad_(), F.silu(x.detach()).requires_grad_()
@@ -145,12 +147,12 @@ def run_case(n_in, n_out, batch, G, k, names, repeats, min_time=0.02):
             inputs[name] = x
 
     def fwd(name):
-        spline.use_compiled_kernels(name == "kanlab_compiled")
+        torch_basis.use_compiled_kernels(name == "kanlab_compiled")
         with torch.no_grad():
             mods[name](inputs[name])
 
     def fwd_bwd(name):
-        spline.use_compiled_kernels(name == "kanlab_compiled")
+        torch_basis.use_compiled_kernels(name == "kanlab_compiled")
         out = mods[name](inputs[name])
         out.backward(torch.ones_like(out))
 

@@ -32,7 +32,7 @@ import torch
 
 import kanlab
 from kanlab.datasets import FEYNMAN
-from kanlab.formula import round_expr, to_callable
+from kanlab.symbolic.formula import round_expr, to_callable
 
 
 def rounded_equal(expr, truth, syms, ranges, digits=3, points=64):

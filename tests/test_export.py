@@ -83,7 +83,7 @@ def test_formula_to_python_source_runs_without_kanlab():
     import numpy as np
     import sympy
 
-    from kanlab.formula import to_python_source
+    from kanlab.symbolic.formula import to_python_source
 
     u, v = sympy.symbols("u v")
     src = to_python_source([sympy.tanh(sympy.atanh(u) + sympy.atanh(v)), u * sympy.exp(v)], ["u", "v"], name="w")
@@ -101,7 +101,7 @@ def test_bounded_simplify_gives_up_instead_of_exhausting_memory():
 
     import sympy
 
-    from kanlab.formula import bounded_simplify
+    from kanlab.symbolic.formula import bounded_simplify
 
     a, b, c = sympy.symbols("a b c")
     nasty = sympy.cos(sympy.Rational(7, 5) * a - sympy.Rational(11, 8) * b + sympy.Rational(1, 9) - 34 / (8 * c + 10) ** 2)

@@ -1,7 +1,7 @@
 """kanlab: Kolmogorov-Arnold Networks with fast B-spline layers, grid extension,
 sparsification and pruning, symbolic formulas, and the paper's experiments."""
-from .layer import KANLayer
-from .network import KANNetwork
+from .core.layer import KANLayer
+from .core.network import KANNetwork
 from .model import KAN, discover
 from .datasets import create_dataset
 

@@ -26,7 +26,7 @@ def _write_discovery(res, out, var_names, X=None, target="y"):
         fh.write(f"{target} = {res.formula}\n")
     with open(os.path.join(out, "formula.tex"), "w") as fh:
         fh.write(sympy.latex(res.formula) + "\n")
-    from .formula import to_python_source
+    from .symbolic.formula import to_python_source
 
     with open(os.path.join(out, "formula.py"), "w") as fh:
         fh.write(to_python_source(res.formula, var_names, name=target if target.isidentifier() else "formula"))
@@ -96,7 +96,7 @@ def _demo_discover(args) -> int:
 def _demo_fit(args) -> int:
     import torch
 
-    from . import plot
+    from .interpret import plot
     from .datasets import create_dataset
     from .model import KAN
 

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from . import io
-from .symbolic import builtin_forms as bf
+from .core import primitive_forms as bf
 from .validate import KanlabError
 
 __all__ = ["ExportKAN", "exportable", "to_torchscript", "to_onnx", "EXPORTABLE_PRIMITIVES"]
@@ -163,7 +163,7 @@ def _poly_rows(layer) -> torch.Tensor:
 @torch.no_grad()
 def exportable(model, dtype=None) -> ExportKAN:
     """An :class:`ExportKAN` computing ``model``'s function (in ``dtype``, default the model's)."""
-    from .network import KANNetwork
+    from .core.network import KANNetwork
 
     if not isinstance(model, KANNetwork):
         raise KanlabError(f"exportable() needs a KAN, got {type(model).__name__}")

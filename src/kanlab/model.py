@@ -1,9 +1,12 @@
 """KAN: the user-facing facade. Each method delegates to the module that does the work."""
 from __future__ import annotations
 
-from . import attribution, export, formula, io, plot, prune, symbolic_fit, train
-from . import discover as _discover
-from .network import KANNetwork
+from .interpret import attribution, plot, prune
+from . import export, io
+from .symbolic import formula, fix_edges as symbolic_fit
+from .training import loop as train
+from .discovery import pipeline as _discover
+from .core.network import KANNetwork
 
 __all__ = ["KAN", "discover"]
 

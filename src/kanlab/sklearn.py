@@ -18,8 +18,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import losses, train
-from .network import KANNetwork
+from .training import losses, loop as train
+from .core.network import KANNetwork
 
 __all__ = ["KANRegressor", "KANClassifier"]
 
@@ -87,7 +87,7 @@ class _KANBase(BaseEstimator):
         Needs every edge symbolic: call ``symbolify(X)`` first."""
         import sympy
 
-        from .formula import symbolic_formula
+        from .symbolic.formula import symbolic_formula
 
         check_is_fitted(self, "model_")
         n = self.n_features_in_
@@ -104,7 +104,7 @@ class _KANBase(BaseEstimator):
     def symbolify(self, X, y=None, lib=None, steps: int = 30):
         """Fix every edge of the fitted network to its best symbolic form on X, retrain the
         affine constants on (X, y) when y is given, and set ``formula_`` (in the user's units)."""
-        from .symbolic_fit import auto_symbolic
+        from .symbolic.fix_edges import auto_symbolic
 
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=np.float64)

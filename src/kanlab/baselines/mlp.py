@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..network import check_width
+from ..core.network import check_width
 
 __all__ = ["MLP", "match_mlp_width", "n_params"]
 

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from .. import symbolic
 from ..datasets.anderson import FEATURES, RANGES, generate, theory_score
 from ..model import KAN
-from ..symbolic.library import SAFE_EPS
+from ..core.primitives import SAFE_EPS
 from .report import write_table
 from .runner import Experiment
 

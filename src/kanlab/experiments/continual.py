@@ -17,7 +17,7 @@ import torch
 
 from ..baselines import MLP
 from ..model import KAN
-from ..train import fit
+from ..training.loop import fit
 from .report import write_table
 from .runner import Experiment
 

@@ -14,7 +14,7 @@ import torch
 from ..baselines import MLP, n_params
 from ..datasets import create_dataset
 from ..model import KAN
-from ..train import fit
+from ..training.loop import fit
 
 
 def make_data(f, n_var, ranges, n_train, seed=0):

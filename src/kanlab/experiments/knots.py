@@ -49,9 +49,9 @@ import torch
 
 from ..baselines.mlp import MLP, n_params
 from ..datasets import knots as kd
-from ..formula import to_callable
+from ..symbolic.formula import to_callable
 from ..model import KAN, discover
-from ..train import fit
+from ..training.loop import fit
 from .report import write_table
 from .knots_validated import VAL_WIDTHS, accuracy as _acc, run_kan_val, run_mlp_val, validated_comparison, validated_rows
 from .runner import Experiment

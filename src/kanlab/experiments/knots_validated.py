@@ -16,7 +16,7 @@ import torch
 
 from ..baselines.mlp import MLP, n_params
 from ..model import KAN
-from ..train import fit
+from ..training.loop import fit
 
 VAL_FRAC = 0.1  # validation rows: the last 10% of the training permutation (the test rows are never looked at)
 VAL_WIDTHS = (5, 10)  # hidden widths of the KAN candidates [n,w,C] (w=10 at G=6: 2,640 params, ~105x < the MLP)

@@ -19,8 +19,8 @@ import torch
 
 from ..baselines import MLP, n_params
 from ..model import KAN
-from ..optim import LBFGS
-from ..pde import gradient, laplacian
+from ..training.lbfgs import LBFGS
+from ..training.pde_derivatives import gradient, laplacian
 from .report import write_table
 from .runner import Experiment
 

@@ -3,17 +3,8 @@
 
 This package knows nothing about networks; it works on 1-D samples ``(x, y)``.
 """
-from .library import (
-    LIBRARY,
-    Primitive,
-    UnknownSymbolicFunction,
-    default_library,
-    get,
-    names,
-    register,
-    unregister,
-)
-from .fit import AffineFit, fit_affine, fit_affine_batch
+from ..core.primitives import LIBRARY, Primitive, UnknownSymbolicFunction, default_library, get, names, register, unregister
+from .affine_fit import AffineFit, fit_affine, fit_affine_batch
 from .rank import Suggestion, suggest
 
 __all__ = [

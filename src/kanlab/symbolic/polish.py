@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import torch
 
-from .library import Primitive
+from ..core.primitives import Primitive
 
 # relative size below which a function's variation on the samples counts as constant
 _CONST_REL = 1e-12

@@ -34,8 +34,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .fit import AffineFit, fit_affine
-from .library import Primitive, default_library, get
+from .affine_fit import AffineFit, fit_affine
+from ..core.primitives import Primitive, default_library, get
 
 __all__ = ["Suggestion", "suggest", "ranking_score", "accuracy_term", "FLOOR"]
 

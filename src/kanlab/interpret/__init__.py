@@ -1,0 +1,1 @@
+"""Looking inside a trained KAN: attribution scores, pruning and the network plot."""

@@ -1,0 +1,167 @@
+"""From a fully symbolic network to closed-form formulas; exports; a check against the model.
+
+``symbolic_formula`` composes every layer's symbolic edges c * f(a*x + b) + d and the node
+biases into one sympy expression per output, in the model's ORIGINAL input variables (after
+input pruning, the variables the model no longer reads simply do not appear). Every live edge
+must be symbolic: numeric edges left over raise an error that names them.
+
+``formula_check`` evaluates the formulas and the model on the same data and reports the
+difference, so a symbolic export never silently disagrees with the model.
+"""
+from __future__ import annotations
+
+import numpy as np
+import sympy
+import torch
+
+from .. import symbolic
+
+__all__ = ["symbolic_formula", "bounded_simplify", "to_latex", "to_callable", "to_python_source", "formula_check", "round_expr"]
+
+
+def _symbols(network, var_names):
+    n = network.n_inputs
+    if var_names is None:
+        var_names = [f"x_{i + 1}" for i in range(n)]
+    var_names = list(var_names)
+    if len(var_names) != n:
+        raise ValueError(f"var_names needs {n} names (one per original input column), got {len(var_names)}")
+    return [sympy.Symbol(v) if isinstance(v, str) else v for v in var_names]
+
+
+def round_expr(expr, digits: int):
+    """Round every float in expr to ``digits`` significant digits."""
+    return expr.xreplace({f: sympy.Float(float(f"{float(f):.{digits}g}")) for f in expr.atoms(sympy.Float)})
+
+
+class _Timeout(Exception):
+    pass
+
+
+def bounded_simplify(expr, seconds: float = 5.0, max_ops: int = 80):
+    """``sympy.simplify`` with a time limit: the expression unchanged when it is large (more than
+    ``max_ops`` operations) or when simplification takes longer than ``seconds``.
+
+    sympy.simplify is unbounded in time and memory: on a 22-operation formula such as
+    cos(7a/5 - 11b/8 + 1/9 - 34/(8c + 10)**2) its trigsimp expands multinomials until the machine
+    runs out of memory. The limit uses SIGALRM (POSIX, main thread), which interrupts sympy's pure
+    Python loops; elsewhere only the cheap, bounded ``sympy.powsimp`` is applied.
+    """
+    expr = sympy.sympify(expr)
+    if sympy.count_ops(expr) > max_ops:
+        return expr
+    import signal
+    import threading
+
+    if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+        return sympy.powsimp(expr)
+
+    def on_alarm(signum, frame):
+        raise _Timeout
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return sympy.simplify(expr)
+    except _Timeout:
+        return expr
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def symbolic_formula(network, var_names=None, simplify: bool = True, digits: int | None = None):
+    """One sympy expression per output of a network whose live edges are all symbolic."""
+    numeric = [(l, int(i), int(j)) for l, layer in enumerate(network.layers) for i, j in (layer.mask > 0).nonzero().tolist()]
+    if numeric:
+        shown = ", ".join(map(str, numeric[:6])) + (" ..." if len(numeric) > 6 else "")
+        raise ValueError(f"{len(numeric)} edge(s) are still numeric splines: {shown}; fix them with "
+                         "fix_symbolic(l, i, j, name, x=...) or auto_symbolic(x)")
+    syms = _symbols(network, var_names)
+    h = [syms[i] for i in network.input_ids]
+    for l, layer in enumerate(network.layers):
+        out = [sympy.Integer(0)] * layer.out_dim
+        if layer.bias is not None:
+            out = [sympy.Float(float(b)) for b in layer.bias.detach()]
+        for i, j, name, (a, b, c, d) in network.symbolic[l].edges():
+            f = symbolic.get(name).sympy
+            out[j] = out[j] + sympy.Float(c) * f(sympy.Float(a) * h[i] + sympy.Float(b)) + sympy.Float(d)
+        h = out
+    exprs = []
+    for e in h:
+        if digits is not None:
+            e = round_expr(e, digits)
+        if simplify:
+            e = bounded_simplify(e)
+            if digits is not None:
+                e = round_expr(e, digits)
+        exprs.append(e)
+    return exprs
+
+
+def to_latex(expr) -> str:
+    return sympy.latex(expr)
+
+
+def to_python_source(exprs, var_names, name: str = "formula") -> str:
+    """Stand-alone Python source (numpy only) of a function ``name(x0, x1, ...)`` returning the
+    formula's value (or a tuple of values for a list of formulas)."""
+    from sympy.printing.numpy import NumPyPrinter
+
+    if not name.isidentifier():
+        raise ValueError(f"name must be a Python identifier, got {name!r}")
+    single = not isinstance(exprs, (list, tuple))
+    exprs = [exprs] if single else list(exprs)
+    syms = [sympy.Symbol(v) if isinstance(v, str) else v for v in var_names]
+    args = [f"x{k}" for k in range(len(syms))]
+    subs = {s: sympy.Symbol(a) for s, a in zip(syms, args)}
+    printer = NumPyPrinter({"fully_qualified_modules": True})
+    body = [printer.doprint(sympy.sympify(e).xreplace(subs)) for e in exprs]
+    ret = body[0] if single else "(" + ", ".join(body) + ",)"
+    doc = ", ".join(f"{a} = {s}" for a, s in zip(args, syms))
+    return (f"import numpy\n\n\ndef {name}({', '.join(args)}):\n    \"\"\"{doc}\"\"\"\n"
+            f"    return {ret}\n")
+
+
+def to_callable(exprs, var_names, backend: str = "numpy"):
+    """A function of the variables (as separate arguments or one (N, n) array) returning the
+    formulas' values, (N,) for one expression or (N, n_out) for a list."""
+    if backend not in ("numpy", "torch"):
+        raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
+    single = not isinstance(exprs, (list, tuple))
+    exprs = [exprs] if single else list(exprs)
+    syms = [sympy.Symbol(v) if isinstance(v, str) else v for v in var_names]
+    funcs = [sympy.lambdify(syms, e, modules="numpy" if backend == "numpy" else "torch") for e in exprs]
+
+    def call(*args):
+        if len(args) == 1 and len(syms) > 1:
+            X = args[0]
+            args = [X[:, k] for k in range(X.shape[1])]
+        ref = args[0]
+        outs = []
+        for fn in funcs:
+            v = fn(*args)
+            if backend == "numpy":
+                v = np.broadcast_to(np.asarray(v, dtype=float), np.shape(ref))
+            else:
+                v = torch.as_tensor(v, dtype=ref.dtype).expand(ref.shape)
+            outs.append(v)
+        if single:
+            return outs[0]
+        return np.stack(outs, axis=-1) if backend == "numpy" else torch.stack(outs, dim=-1)
+
+    return call
+
+
+def formula_check(network, x, var_names=None, exprs=None) -> dict:
+    """How far the formulas' predictions are from the model's on x: max and RMS absolute
+    difference, and the RMS difference relative to the model output's standard deviation."""
+    exprs = exprs if exprs is not None else symbolic_formula(network, var_names=var_names, simplify=False)
+    syms = _symbols(network, var_names)
+    X = x.detach().double().cpu().numpy()
+    pred = to_callable(list(exprs), syms)(X)
+    with torch.no_grad():
+        ref = network(x.to(next(network.parameters()).dtype)).double().cpu().numpy()
+    diff = pred - ref
+    return {"max_abs": float(np.abs(diff).max()), "rms": float(np.sqrt((diff ** 2).mean())),
+            "rel_rms": float(np.sqrt((diff ** 2).mean()) / (ref.std() + 1e-300))}

@@ -1,0 +1,166 @@
+"""Snapping a fitted formula's constants to simple values (used by :func:`kanlab.discover`).
+
+A formula fitted to data carries float constants such as 0.99999 or 3.14158. ``snap_constants``
+first rewrites the formula so that each constant is free to move on its own (products expanded
+into function arguments, the scale of a sum pulled out of powers and logs, floats that agree to
+1e-5 merged), then tries, largest
+constant first, to replace each float by a simple value (0, an integer, a fraction with
+denominator <= 10, a multiple of pi/4) and keeps the replacement whenever the training RMSE stays
+within (1 + tol) of the start.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import sympy
+
+from ..discovery.transforms import evaluate, polish_constants
+from ..discovery.transforms import rmse as _rmse
+from .formula import bounded_simplify
+
+__all__ = ["snap_constants", "linearise_flat_calls"]
+
+
+def _nice_values(v: float):
+    """Simple numbers near v, simplest first."""
+    out = [0.0] if abs(v) < 0.5 else []
+    out.append(float(round(v)))
+    fr = Fraction(v).limit_denominator(10)
+    out.append(float(fr))
+    if abs(v) > 0.3:
+        k = Fraction(v / math.pi).limit_denominator(4)
+        if k != 0:
+            out.append(float(k) * math.pi)
+    return out
+
+
+def _to_sympy_number(v: float):
+    if v == 0:
+        return sympy.Integer(0)
+    k = Fraction(v / math.pi).limit_denominator(4)
+    if k != 0 and abs(float(k) * math.pi - v) < 1e-12:
+        return sympy.Rational(k.numerator, k.denominator) * sympy.pi
+    fr = Fraction(v).limit_denominator(10)
+    if abs(float(fr) - v) < 1e-12:
+        return sympy.Rational(fr.numerator, fr.denominator)
+    return sympy.Float(v)
+
+
+def _pull_scale(expr):
+    """Write every power and log of a sum with float coefficients with the sum normalised, its
+    scale in front: (k u)^e = |k|^e (u k/|k|)^e and log(k u) = log|k| + log(u k/|k|), with k the
+    sum's constant term (unless it is below 1% of the largest coefficient: then that coefficient). Constants that only matter in product,
+    such as the two in 2.245 sqrt(0.198 a^2 + 0.198), then merge and can snap: sqrt(a^2 + 1)."""
+    def scale(base):
+        coeffs = [t.as_coeff_Mul()[0] for t in sympy.Add.make_args(base)]
+        if not all(c.is_number for c in coeffs):
+            return None
+        big = max(coeffs, key=lambda c: abs(float(c)))
+        const = [t for t in sympy.Add.make_args(base) if t.is_number]
+        k = const[0] if const and abs(float(const[0])) >= 1e-2 * abs(float(big)) else big
+        return abs(k) if k != 0 else None
+
+    def pw(e):
+        k = scale(e.base)
+        return e if k is None else sympy.Pow(k, e.exp) * sympy.Pow(sympy.expand(e.base / k), e.exp)
+
+    def lg(e):
+        k = scale(e.args[0])
+        return e if k is None else sympy.log(k) + sympy.log(sympy.expand(e.args[0] / k))
+
+    expr = expr.replace(lambda e: isinstance(e, sympy.Pow) and isinstance(e.base, sympy.Add)
+                        and e.base.has(sympy.Float), pw)
+    return expr.replace(lambda e: isinstance(e, sympy.log) and isinstance(e.args[0], sympy.Add)
+                        and e.args[0].has(sympy.Float), lg)
+
+
+def _unify_close(expr, rtol=1e-5):
+    """Replace floats that agree to rtol (relative) by their mean: terms such as
+    3.01 sin(0.99999998 t - 1.5707963) - 5.01 sin(0.99999999 t - 1.5707964) then become one
+    term, -2.0 sin(1.0 t - 1.5707963), whose constants can snap one at a time (the caller refits
+    the merged constants before comparing errors)."""
+    fl = sorted(expr.atoms(sympy.Float), key=float)
+    groups, cur = [], fl[:1]
+    for f in fl[1:]:
+        if abs(float(f) - float(cur[-1])) <= rtol * max(abs(float(f)), abs(float(cur[-1]))):
+            cur.append(f)
+        else:
+            groups.append(cur)
+            cur = [f]
+    groups.append(cur)
+    rep = {f: sympy.Float(float(np.mean([float(g) for g in grp]))) for grp in groups if len(grp) > 1 for f in grp}
+    return expr.xreplace(rep) if rep else expr
+
+
+def snap_constants(expr, syms, X, y, tol=1e-3):
+    """Distribute constants into function arguments, pull the scale out of powers and logs of
+    sums (see _pull_scale), and replace each float by a simple value when the training RMSE stays
+    within (1 + tol) of the start (plus 1e-9 * std(y))."""
+    expr = sympy.expand(expr, power_exp=True, log=False, multinomial=False, deep=True)
+    try:
+        pulled = sympy.expand(_pull_scale(expr), power_exp=True, log=False, multinomial=False, deep=True)
+        if _rmse(pulled, syms, X, y) <= _rmse(expr, syms, X, y) * (1 + 1e-9) + 1e-12 * float(np.std(y)):
+            expr = pulled
+    except Exception:  # noqa: BLE001 - a rewrite sympy cannot do leaves the formula as it was
+        pass
+    base = _rmse(expr, syms, X, y)
+    limit = base * (1 + tol) + 1e-9 * float(np.std(y))
+    if expr.atoms(sympy.Float):
+        unified = sympy.expand(_unify_close(expr), power_exp=True, log=False, multinomial=False, deep=True)
+        if unified != expr:
+            unified = polish_constants(unified, syms, X, y)
+        if _rmse(unified, syms, X, y) <= limit:
+            expr = unified
+    for f in sorted(expr.atoms(sympy.Float), key=lambda a: -abs(float(a))):
+        if f not in expr.atoms(sympy.Float):
+            continue
+        for v in _nice_values(float(f)):
+            trial = expr.xreplace({f: _to_sympy_number(v)})
+            if _rmse(trial, syms, X, y) <= limit:
+                expr = trial
+                break
+    expr = _simplify(expr)
+    exact = {f: _to_sympy_number(float(f)) for f in expr.atoms(sympy.Float)}
+    return _simplify(expr.xreplace({f: v for f, v in exact.items() if not isinstance(v, sympy.Float)}))
+
+
+def _simplify(expr, max_ops: int = 80):
+    """sympy.simplify bounded in size and time (see formula.bounded_simplify)."""
+    return bounded_simplify(expr, seconds=5.0, max_ops=max_ops)
+
+
+_CURVED = (sympy.sin, sympy.cos, sympy.tan, sympy.asin, sympy.atan, sympy.exp, sympy.log, sympy.tanh,
+           sympy.sinh, sympy.cosh, sympy.atanh)
+
+
+def linearise_flat_calls(expr, syms, X, y, flat: float = 1e-3):
+    """Replace each call f(u) of a curved function whose argument spans so little of f over the
+    data that f is a straight line there (deviation from its tangent at the mean of u below
+    ``flat`` times the spread of f(u)) by that tangent line, refit the constants, and keep the
+    result when the training RMSE does not rise. A fitted asin(0.016 a - 0.013) that only
+    mimics a straight line becomes c a + d, and the formula's true terms can then be exact."""
+    best, err = expr, _rmse(expr, syms, X, y)
+    t = sympy.Symbol("_t")
+    for call in sorted(expr.atoms(*_CURVED), key=sympy.count_ops):
+        (u,) = call.args
+        if not u.free_symbols:
+            continue
+        try:
+            uv = evaluate(u, syms, X)
+            m = float(np.mean(uv))
+            fv = evaluate(call.func(t), [t], uv[:, None])
+            d = float(sympy.diff(call.func(t), t).subs(t, m))
+            f0 = float(call.func(t).subs(t, m))
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if not (np.all(np.isfinite(fv)) and np.ptp(fv) > 0):
+            continue
+        if np.max(np.abs(fv - (f0 + d * (uv - m)))) > flat * np.ptp(fv):
+            continue
+        cand = polish_constants(best.xreplace({call: sympy.Float(f0) + sympy.Float(d) * (u - sympy.Float(m))}), syms, X, y)
+        e = _rmse(cand, syms, X, y)
+        if e <= err:
+            best, err = cand, e
+    return best

@@ -1,0 +1,1 @@
+"""Training: the fit loop, L-BFGS, losses, the sparsity penalty and PDE derivatives."""

@@ -56,15 +56,19 @@ def test_subsample_is_fixed_and_small():
     assert abs(float(a) - float(full)) < 0.1 * float(full)  # a good estimate of the full-batch value
 
 
-def test_reused_first_layer_basis_follows_grid_updates_and_data():
+def test_bound_penalty_reuses_its_subsample_and_plain_calls_follow_the_model():
     m = KAN([2, 3, 1], seed=0, dtype=torch.float64)
     x = torch.rand(300, 2, dtype=torch.float64) * 2 - 1
     pen = make_penalty(m, max_rows=50)
     rows = torch.randperm(300, generator=torch.Generator().manual_seed(0))[:50]
     with torch.no_grad():
+        bound = pen.on(x)  # subsample and first-layer features fixed for this batch
+        assert torch.allclose(bound(), penalty_value(m, x[rows]))
+        m.layers[1].coef.mul_(2.0)  # parameters may change between calls of a bound penalty
+        assert torch.allclose(bound(), penalty_value(m, x[rows]))
+        m.update_grid(x * 0.5)  # new knots: a plain call (and a new binding) sees them
         assert torch.allclose(pen(x), penalty_value(m, x[rows]))
-        m.update_grid(x * 0.5)  # new knots: the cached basis must not be reused
-        assert torch.allclose(pen(x), penalty_value(m, x[rows]))
+        assert torch.allclose(pen.on(x)(), penalty_value(m, x[rows]))
         x.mul_(0.9)  # the same tensor changed in place
         assert torch.allclose(pen(x), penalty_value(m, x[rows]))
 

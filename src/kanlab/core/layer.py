@@ -148,24 +148,32 @@ class KANLayer(nn.Module):
     def base(self, x: torch.Tensor) -> torch.Tensor:
         return BASE_FUNCTIONS[self.base_fun](x)
 
-    def forward(self, x: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
-        """y = sum_i phi_ij(x_i) (+ bias). ``basis``: optional precomputed ``self.basis(x)``
-        (training loops on fixed data reuse it across evaluations)."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """y = sum_i phi_ij(x_i) (+ bias) for x (..., in)."""
         self._check_input(x)
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_dim)
-        wb = self.scale_base * self.mask
-        if self.bias is not None:
-            y = torch.addmm(self.bias, self.base(x2), wb)
-        else:
-            y = self.base(x2) @ wb
-        if basis is None and self.use_sparse():
+        if self.use_sparse():
+            y = self._base_part(x2)
             table = self.basis_table if self.basis_table.dtype == x2.dtype else self.basis_table.to(x2.dtype)
             y = y + sparse_spline_matmul(x2, self.knots.to(x2.dtype), table, self.k, self.coef, self.scale_sp * self.mask)
         else:
-            feats = (self.basis(x2) if basis is None else basis).reshape(x2.shape[0], self.in_dim * self.n_basis)
-            y = torch.addmm(y, feats, self.spline_weight())
+            y = self.forward_features(x2, self.basis(x2))
         return y.reshape(*lead, self.out_dim)
+
+    def forward_features(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """The output for x (N, in) from its basis features ``features`` = ``self.basis(x)``
+        computed beforehand: for training loops that evaluate the same batch many times (the
+        caller owns that cache; ``forward`` keeps none)."""
+        feats = features.reshape(x.shape[0], self.in_dim * self.n_basis)
+        return torch.addmm(self._base_part(x), feats, self.spline_weight())
+
+    def _base_part(self, x2: torch.Tensor) -> torch.Tensor:
+        """base(x) @ (w_b * mask) (+ bias) for x2 (N, in)."""
+        wb = self.scale_base * self.mask
+        if self.bias is not None:
+            return torch.addmm(self.bias, self.base(x2), wb)
+        return self.base(x2) @ wb
 
     def use_sparse(self) -> bool:
         """Whether forward takes the sparse large-grid path: ``self.sparse`` if set (True/False),

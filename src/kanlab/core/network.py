@@ -103,10 +103,12 @@ class KANNetwork(nn.Module):
             return x
         return x.index_select(-1, self.input_index)
 
-    def layer_forward(self, l: int, x: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
-        """Output of layer ``l`` (all its edges, numeric and symbolic, summed at the nodes).
-        ``basis``: optional precomputed basis features of x (see ``KANLayer.forward``)."""
-        y = self.layers[l](x, basis=basis)
+    def layer_forward(self, l: int, x: torch.Tensor) -> torch.Tensor:
+        """Output of layer ``l`` (all its edges, numeric and symbolic, summed at the nodes)."""
+        return self.add_symbolic(l, x, self.layers[l](x))
+
+    def add_symbolic(self, l: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """y plus the symbolic edges of layer ``l`` evaluated on its inputs x."""
         sym = self.symbolic[l]
         if len(sym):
             lead = x.shape[:-1]
@@ -121,13 +123,15 @@ class KANNetwork(nn.Module):
             values = values + self.symbolic[l].edge_values(x)
         return values
 
-    def forward(self, x: torch.Tensor, first_basis: torch.Tensor | None = None) -> torch.Tensor:
-        """Evaluate the network on x (..., n_inputs). ``first_basis``: optional precomputed
-        ``self.layers[0].basis(self.select_inputs(x))``, reused by training loops on fixed data."""
-        x = self.select_inputs(x)
-        for l in range(len(self.layers)):
-            x = self.layer_forward(l, x, basis=first_basis if l == 0 else None)
-        return x
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Evaluate the network on x (..., n_inputs)."""
+        return self.run_layers(self.select_inputs(x))
+
+    def run_layers(self, h: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Layers ``start``.. applied to h, the (selected) input of layer ``start``."""
+        for l in range(start, len(self.layers)):
+            h = self.layer_forward(l, h)
+        return h
 
     def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """[x_0, x_1, ..., x_L]: the input of every layer and the output, for x of shape (N, n_inputs)."""

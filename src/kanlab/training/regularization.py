@@ -12,15 +12,15 @@ and ``fit`` adds ``lamb`` times it to the loss. Edge magnitudes need the per-edg
 (batch, in, out) tensor per layer; to keep a step cheap the penalty is computed on a fixed
 subsample of at most ``max_rows`` rows of the batch (the magnitudes are batch means, so a few
 hundred rows estimate them well), from layer inputs obtained in one pass (each layer's node
-values are the sums of its edge values). The first layer's basis features of that subsample
-are reused while neither the data tensor nor the first layer's knots change (an LBFGS step
-evaluates the penalty many times on the same batch).
+values are the sums of its edge values). ``Penalty.on(x)`` binds the penalty to one batch: it draws the subsample and computes its
+first-layer basis features once (an LBFGS step evaluates the penalty many times on the same batch),
+and the fit loop's evaluator keeps that binding for exactly as long as it keeps its own batch.
 """
 from __future__ import annotations
 
 import torch
 
-__all__ = ["make_penalty", "edge_magnitudes", "penalty_value"]
+__all__ = ["Penalty", "make_penalty", "edge_magnitudes", "penalty_value"]
 
 METRICS = ("edge_l1", "edge_std")
 
@@ -59,36 +59,44 @@ def penalty_value(network, x, lamb_l1=1.0, lamb_entropy=2.0, lamb_coef=0.0, lamb
     return total
 
 
-def _same(old, key) -> bool:
-    """Cache keys: tensors compared by identity, version counters by value."""
-    return old is not None and all(a is b if torch.is_tensor(a) else a == b for a, b in zip(old, key))
+class Penalty:
+    """The sparsity penalty of one fit: ``penalty(x)`` evaluates it on x (at most ``max_rows``
+    rows, a fixed subsample per batch size drawn with ``seed``: a smooth objective for LBFGS);
+    ``penalty.on(x)`` returns a function of no arguments bound to x that reuses the subsample's
+    first-layer basis features (valid while x and the first layer's knots do not change)."""
+
+    def __init__(self, network, lamb_l1=1.0, lamb_entropy=2.0, lamb_coef=0.0, lamb_coefdiff=0.0,
+                 metric="edge_l1", max_rows: int = 128, seed: int = 0):
+        if metric not in METRICS:
+            raise ValueError(f"reg_metric must be one of {METRICS}, got {metric!r}")
+        self.network, self.metric, self.max_rows = network, metric, max_rows
+        self.weights = dict(lamb_l1=lamb_l1, lamb_entropy=lamb_entropy, lamb_coef=lamb_coef, lamb_coefdiff=lamb_coefdiff)
+        self._gen = torch.Generator().manual_seed(seed)
+        self._rows = {}  # (n, device) -> the fixed subsample of a batch of n rows
+
+    def subsample(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        if n <= self.max_rows:
+            return x
+        key = (n, x.device)
+        if key not in self._rows:
+            self._rows[key] = torch.randperm(n, generator=self._gen)[: self.max_rows].to(x.device)
+        return x.index_select(0, self._rows[key])
+
+    def on(self, x: torch.Tensor):
+        """The penalty on x as a function of no arguments (first-layer features computed once)."""
+        xs = self.subsample(x)
+        basis = None
+        if not xs.requires_grad:  # inputs that need gradients (e.g. PDE collocation points): no reuse
+            with torch.no_grad():
+                basis = self.network.layers[0].basis(self.network.select_inputs(xs))
+        return lambda: penalty_value(self.network, xs, metric=self.metric, first_basis=basis, **self.weights)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return penalty_value(self.network, self.subsample(x), metric=self.metric, **self.weights)
 
 
 def make_penalty(network, lamb_l1=1.0, lamb_entropy=2.0, lamb_coef=0.0, lamb_coefdiff=0.0,
-                 metric="edge_l1", max_rows: int = 128, seed: int = 0):
-    """A callable penalty(x) -> scalar for the training loop (subsampling at most max_rows rows)."""
-    if metric not in METRICS:
-        raise ValueError(f"reg_metric must be one of {METRICS}, got {metric!r}")
-    gen = torch.Generator().manual_seed(seed)
-    rows = {}
-    last = {}  # the subsample and first-layer basis of the last data tensor seen
-
-    def penalty(x: torch.Tensor) -> torch.Tensor:
-        knots = network.layers[0].knots
-        key = (x, x._version, knots, knots._version, network.input_index)
-        if not _same(last.get("key"), key):
-            n = x.shape[0]
-            xs = x
-            if n > max_rows:
-                if (n, x.device) not in rows:  # one fixed subsample per batch size: a smooth objective for LBFGS
-                    rows[(n, x.device)] = torch.randperm(n, generator=gen)[:max_rows].to(x.device)
-                xs = x.index_select(0, rows[(n, x.device)])
-            basis = None
-            if not xs.requires_grad:  # inputs that need gradients (e.g. PDE collocation points): no reuse
-                with torch.no_grad():
-                    basis = network.layers[0].basis(network.select_inputs(xs))
-            last.update(key=key, xs=xs, basis=basis)
-        return penalty_value(network, last["xs"], lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff, metric,
-                             first_basis=last["basis"])
-
-    return penalty
+                 metric="edge_l1", max_rows: int = 128, seed: int = 0) -> Penalty:
+    """The :class:`Penalty` of ``fit(..., lamb=...)`` with these weights."""
+    return Penalty(network, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff, metric, max_rows, seed)

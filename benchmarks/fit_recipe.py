@@ -23,7 +23,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch
 
 from kanlab import KAN, create_dataset
-from kanlab.kernels import fused_mse as fused_grad, numba_basis as spline_kernels
 
 PYKAN = {"time_s": 19.5, "rmse": [3.0e-3, 4.6e-4, 1.4e-4]}
 TARGET = [3e-3, 5e-4, 1.5e-4]
@@ -33,7 +32,7 @@ def f(x):
     return torch.exp(torch.sin(math.pi * x[:, [0]]) + x[:, [1]] ** 2)
 
 
-def run_once(seed=0):
+def run_once(seed=0, backend="auto"):
     ds = create_dataset(f, n_var=2, ranges=[-1, 1], train_num=1000, test_num=1000, seed=0)
     model = KAN(width=[2, 5, 1], grid=5, k=3, seed=seed)
     out = []
@@ -41,7 +40,7 @@ def run_once(seed=0):
         t0, c0 = time.perf_counter(), time.process_time()
         if i:
             model = model.refine(grid)
-        h = model.fit(ds, opt="LBFGS", steps=50, progress=False)
+        h = model.fit(ds, opt="LBFGS", steps=50, progress=False, backend=backend)
         out.append((grid, h["test_loss"][-1], time.perf_counter() - t0, time.process_time() - c0))
     return out
 
@@ -62,24 +61,19 @@ def main(argv=None):
                          "gradient on torch ops (interleaved), and report the median accuracy and time of each")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    # the interleaved comparisons: (flag, module, switch, label of the run, label of the ratio)
+    # the interleaved comparisons: (flag, backend of the other run, label of the run, label of the ratio)
     comparisons = [c for c in (
-        (args.compare_eager, spline_kernels, "ENABLED", "eager-kernel", "numba kernels vs eager torch kernels"),
-        (args.compare_autograd, fused_grad, "ENABLED", "autograd-only", "fused MSE gradient vs autograd"),
-        (args.compare_torch_fused, fused_grad, "COMPILED", "torch-fused",
-         "compiled evaluation vs fused gradient on torch ops"),
+        (args.compare_eager, "fused-torch", "eager-kernel", "numba kernels vs eager torch kernels"),
+        (args.compare_autograd, "autograd-numba", "autograd-only", "fused MSE gradient vs autograd"),
+        (args.compare_torch_fused, "fused-matmul", "torch-fused", "compiled evaluation vs fused gradient on torch ops"),
     ) if c[0]]
     totals, other_totals = [], [[] for _ in comparisons]
     run_once()  # warm-up: numba compiles (or loads from its cache) on first use
     if args.seeds:
         return seed_study(args.seeds)
     for r in range(args.repeats):
-        for (_, module, switch, run_label, _), store in zip(comparisons, other_totals):
-            setattr(module, switch, False)
-            try:
-                store.append(sum(s[2] for s in run_once()))
-            finally:
-                setattr(module, switch, True)
+        for (_, backend, run_label, _), store in zip(comparisons, other_totals):
+            store.append(sum(s[2] for s in run_once(backend=backend)))
             print(f"{run_label} run: {store[-1]:.2f} s")
         stages = run_once()
         total = sum(s[2] for s in stages)
@@ -103,12 +97,10 @@ def seed_study(n_seeds):
     rows = {True: [], False: []}
     for seed in range(n_seeds):
         for compiled in (True, False):
-            fused_grad.COMPILED = compiled
-            stages = run_once(seed)
+            stages = run_once(seed, backend="auto" if compiled else "fused-matmul")
             rows[compiled].append([s[1] for s in stages] + [sum(s[2] for s in stages)])
             print(f"seed {seed} {'compiled   ' if compiled else 'torch-fused'}: test RMSE "
                   + " / ".join(f"{s[1]:.2e}" for s in stages) + f"  {rows[compiled][-1][-1]:.2f} s")
-    fused_grad.COMPILED = True
     for compiled in (True, False):
         cols = list(zip(*rows[compiled]))
         print(f"{'compiled evaluation' if compiled else 'fused gradient on torch ops'}: median test RMSE "

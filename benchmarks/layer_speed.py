@@ -18,6 +18,7 @@ training. Run with OMP_WAIT_POLICY=PASSIVE (the Makefile sets it); threads: --th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -31,7 +32,7 @@ from torch import nn
 
 from kanlab import KANLayer
 from kanlab.core import spline
-from kanlab.kernels import torch_basis
+from kanlab.kernels import dispatch
 from kanlab.core.spline import uniform_knots
 
 
@@ -146,15 +147,17 @@ def run_case(n_in, n_out, batch, G, k, names, repeats, min_time=0.02):
         else:
             inputs[name] = x
 
+    def kernels(name):  # kanlab_compiled: the basis kernels through torch.compile
+        return dispatch.using("autograd-compile") if name == "kanlab_compiled" else contextlib.nullcontext()
+
     def fwd(name):
-        torch_basis.use_compiled_kernels(name == "kanlab_compiled")
-        with torch.no_grad():
+        with torch.no_grad(), kernels(name):
             mods[name](inputs[name])
 
     def fwd_bwd(name):
-        torch_basis.use_compiled_kernels(name == "kanlab_compiled")
-        out = mods[name](inputs[name])
-        out.backward(torch.ones_like(out))
+        with kernels(name):
+            out = mods[name](inputs[name])
+            out.backward(torch.ones_like(out))
 
     def n_iter(fn, name):
         fn(name)

@@ -24,6 +24,8 @@ from torch import nn
 
 from . import io
 from .core import primitive_forms as bf
+from .kernels.base_functions import BASE_FUNCTIONS, IDENTITY, SILU, TANH
+from .kernels.torch_basis import knot_interval
 from .validate import KanlabError
 
 __all__ = ["ExportKAN", "exportable", "to_torchscript", "to_onnx", "EXPORTABLE_PRIMITIVES"]
@@ -32,7 +34,6 @@ __all__ = ["ExportKAN", "exportable", "to_torchscript", "to_onnx", "EXPORTABLE_P
 EXPORTABLE_PRIMITIVES = ("x", "x^2", "x^3", "x^4", "x^5", "1/x", "1/x^2", "sqrt", "1/sqrt", "exp", "log", "sin",
                          "cos", "tan", "tanh", "arctan", "arcsin", "arctanh", "abs", "sgn", "gaussian", "0",
                          "cosh", "sinh")
-_BASE_CODES = {"silu": 0, "identity": 1, "zero": 2, "tanh": 3}
 
 
 def _primitive(code: int, x: torch.Tensor) -> torch.Tensor:
@@ -95,23 +96,24 @@ class ExportLayer(nn.Module):
         sym_out = torch.zeros(sym_code.shape[0], wb.shape[1], dtype=wb.dtype, device=wb.device)
         sym_out[torch.arange(sym_code.shape[0]), sym_index[:, 1]] = 1.0
         self.register_buffer("sym_out", sym_out)  # (E, out): edge e feeds output node sym_index[e, 1]
-        self.base_code = base_code
+        self.base_code = base_code  # a code of kernels.base_functions; the ones base() tests, as attributes
+        self.silu_code, self.identity_code, self.tanh_code = SILU, IDENTITY, TANH  # (TorchScript takes no globals)
         self.k = k
         self.n_rows = knots.shape[1] + 1
         self.out_dim = wb.shape[1]
 
     def base(self, x: torch.Tensor) -> torch.Tensor:
-        if self.base_code == 0:
+        if self.base_code == self.silu_code:
             return x * torch.sigmoid(x)
-        if self.base_code == 1:
+        if self.base_code == self.identity_code:
             return x
-        if self.base_code == 3:
+        if self.base_code == self.tanh_code:
             return torch.tanh(x)
         return x * 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, n_in = x.shape[0], x.shape[1]
-        j = (x.unsqueeze(-1) >= self.knots.unsqueeze(0)).sum(-1)  # t_{j-1} <= x < t_j, as searchsorted(right)
+        j = knot_interval(x, self.knots, by_count=True)  # t_{j-1} <= x < t_j (ONNX has no searchsorted)
         offset = torch.arange(n_in, device=x.device).unsqueeze(0) * self.n_rows
         rows = self.poly.index_select(0, (j + offset).reshape(-1))
         s = ((x.reshape(-1) - rows[:, 0]) * rows[:, 1]).unsqueeze(1)
@@ -178,7 +180,7 @@ def exportable(model, dtype=None) -> ExportKAN:
         bias = layer.bias if layer.bias is not None else layer.scale_base.new_zeros(layer.out_dim)
         layers.append(ExportLayer(layer.knots.double().to(dtype), _poly_rows(layer).to(dtype),
                                   (layer.scale_base * layer.mask).to(dtype), bias.detach().to(dtype),
-                                  _BASE_CODES[layer.base_fun], layer.k, sym.index.clone().cpu(),
+                                  BASE_FUNCTIONS[layer.base_fun].code, layer.k, sym.index.clone().cpu(),
                                   sym.affine.detach().to(dtype).cpu(), codes))
     device = next(model.parameters()).device
     return ExportKAN(layers, model.input_index.clone(), model.n_inputs).to(device).eval()

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from .interpret import attribution, plot, prune
 from . import export, io
-from .symbolic import formula, fix_edges as symbolic_fit
-from .training import loop as train
-from .discovery import pipeline as _discover
+from .symbolic import fix_edges, formula
+from .training import loop as training_loop
+from .discovery import pipeline as discovery_pipeline
 from .core.network import KANNetwork
 
 __all__ = ["KAN", "discover"]
@@ -23,8 +23,8 @@ class KAN(KANNetwork):
     """
 
     def fit(self, dataset, **kwargs):
-        """Train in place; see :func:`kanlab.train.fit` for the arguments. Returns the history."""
-        return train.fit(self, dataset, **kwargs)
+        """Train in place; see :class:`kanlab.training.config.FitConfig` for the options. Returns the history."""
+        return training_loop.fit(self, dataset, **kwargs)
 
     def to_torchscript(self, path=None):
         """A scripted inference copy (TorchScript), saved to ``path`` if given (see :mod:`kanlab.export`)."""
@@ -35,7 +35,7 @@ class KAN(KANNetwork):
         return export.to_onnx(self, path, opset=opset)
 
     def attribute(self, x):
-        """Edge / node / input importance scores on data x (see :mod:`kanlab.attribution`)."""
+        """Edge / node / input importance scores on data x (see :mod:`kanlab.interpret.attribution`)."""
         return attribution.attribute(self, x)
 
     def feature_score(self, x):
@@ -56,21 +56,21 @@ class KAN(KANNetwork):
 
     def suggest_symbolic(self, l: int, i: int, j: int, x=None, topk: int = 5, lib=None, weight_simple: float = 0.8):
         """Ranked symbolic candidates for edge (l, i, j), fitted on the data x."""
-        return symbolic_fit.suggest_symbolic(self, l, i, j, x, topk=topk, lib=lib, weight_simple=weight_simple)
+        return fix_edges.suggest_symbolic(self, l, i, j, x, topk=topk, lib=lib, weight_simple=weight_simple)
 
     def fix_symbolic(self, l: int, i: int, j: int, name: str, x=None, fit_params: bool = True, params=None) -> float:
         """Fix edge (l, i, j) to c*f(a*x+b)+d with f = name (fitted on x); returns R^2."""
-        return symbolic_fit.fix_symbolic(self, l, i, j, name, x=x, fit_params=fit_params, params=params)
+        return fix_edges.fix_symbolic(self, l, i, j, name, x=x, fit_params=fit_params, params=params)
 
     def unfix_symbolic(self, l: int, i: int, j: int) -> None:
         """Return edge (l, i, j) to its numeric spline."""
-        symbolic_fit.unfix_symbolic(self, l, i, j)
+        fix_edges.unfix_symbolic(self, l, i, j)
 
     def auto_symbolic(self, x=None, lib=None, r2_threshold: float = 0.0, weight_simple: float = 0.8, verbose: bool = False):
         """Fix every live numeric edge to its best-ranked symbolic form on x."""
         if x is None:
             raise ValueError("auto_symbolic needs data x: the model inputs of shape (N, n_inputs)")
-        return symbolic_fit.auto_symbolic(self, x, lib=lib, r2_threshold=r2_threshold, weight_simple=weight_simple, verbose=verbose)
+        return fix_edges.auto_symbolic(self, x, lib=lib, r2_threshold=r2_threshold, weight_simple=weight_simple, verbose=verbose)
 
     def symbolic_formula(self, var_names=None, simplify: bool = True, digits=None):
         """One sympy expression per output (every live edge must be symbolic)."""
@@ -92,4 +92,4 @@ class KAN(KANNetwork):
 
 def discover(X, y, var_names=None, seed: int = 0, **kwargs):
     """Data -> formula: see :func:`kanlab.discover.discover`. ``result.model`` is a :class:`KAN`."""
-    return _discover.discover(X, y, var_names=var_names, seed=seed, model_cls=KAN, **kwargs)
+    return discovery_pipeline.discover(X, y, var_names=var_names, seed=seed, model_cls=KAN, **kwargs)

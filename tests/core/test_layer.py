@@ -7,7 +7,7 @@ import torch
 
 from kanlab import KANLayer
 
-from _layer_paths import dense_and_sparse
+from _layer_paths import dense_and_large_grid
 
 
 def trained_like_layer(G=5, seed=0, dtype=torch.float64):
@@ -132,6 +132,7 @@ def test_bad_inputs_raise_value_error():
         layer(torch.rand(5, 3))
 
 
+@pytest.mark.slow
 def test_torch_compile_layer_smoke():
     layer = KANLayer(3, 2)
     x = torch.rand(8, 3)
@@ -143,13 +144,13 @@ def test_torch_compile_layer_smoke():
 
 
 @pytest.mark.parametrize("G", [5, 70, 300])
-def test_sparse_large_grid_path_equals_dense(G):
+def test_large_grid_path_equals_dense(G):
     layer = KANLayer(6, 5, grid=G, dtype=torch.float64)
     with torch.no_grad():
         layer.coef.normal_(generator=torch.Generator().manual_seed(0))
     x = (torch.rand(64, 6, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
-    res = {s: [y, gx, *g.values()] for s, (y, gx, g) in dense_and_sparse(layer, x).items()}
+    res = {s: [y, gx, *g.values()] for s, (y, gx, g) in dense_and_large_grid(layer, x).items()}
     for a, b in zip(res[False], res[True]):
         assert torch.allclose(a, b, atol=1e-10)
-    layer.sparse = None
-    assert layer.use_sparse() == (G + 3 >= 64)
+    layer.large_grid = None
+    assert layer.uses_large_grid() == (G + 3 >= 64)

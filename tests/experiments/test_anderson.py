@@ -61,6 +61,7 @@ def test_labels_match_theory_deep_in_phases(model, ranges, n):
     assert np.mean((score[clear] > 0).astype(int) == y[clear]) > 0.97
 
 
+@pytest.mark.slow
 def test_mosaic_edge_separates_states():
     X, y, _, _ = generate("mosaic", n_sites=610, n_hamiltonians=2, states_per_h=None, ranges={"lam": (1.5, 1.6)}, seed=0)
     score = theory_score("mosaic", X)
@@ -68,6 +69,7 @@ def test_mosaic_edge_separates_states():
     assert np.mean((score[clear] > 0).astype(int) == y[clear]) > 0.95
 
 
+@pytest.mark.slow
 def test_reproduce_anderson_quick(tmp_path):
     out = tmp_path / "anderson"
     res = run_experiment(get_experiment("anderson"), out=str(out), quick=True)

@@ -3,6 +3,7 @@ import pytest
 from kanlab.cli import main
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["continual", "feynman", "pde", "rapidity", "special", "toy"])
 def test_reproduce_quick_writes_files(name, tmp_path):
     out = tmp_path / name

@@ -33,6 +33,7 @@ def test_figure_eight_invariants():
     assert row["symmetry"] == "D4"
 
 
+@pytest.mark.slow
 def test_torus_knots_are_skipped_and_counted(cache):
     _, meta = cache
     assert kd.knot_invariants("K3a1") == (None, "not hyperbolic")
@@ -50,12 +51,14 @@ def test_signature_matches_known_values():
         assert np.sign(slope) == -np.sign(row["signature"])
 
 
+@pytest.mark.slow
 def test_generation_is_deterministic(cache, tmp_path):
     path, meta = cache
     again = kd.generate_knots(str(tmp_path / "again.csv"), names=FEW)
     assert again["sha256"] == meta["sha256"] == kd.sha256_file(path)
 
 
+@pytest.mark.slow
 def test_cache_round_trip_and_checksum(cache, tmp_path):
     path, meta = cache
     d = kd.load_knots(path)
@@ -71,6 +74,7 @@ def test_cache_round_trip_and_checksum(cache, tmp_path):
         kd.load_knots(str(bad))
 
 
+@pytest.mark.slow
 def test_quick_experiment_writes_files(tmp_path, monkeypatch):
     from kanlab.cli import main
 

@@ -4,7 +4,7 @@ import torch
 
 from _sparse_kan import sparse_model
 from kanlab import KAN
-from kanlab.interpret import prune as prune_mod
+from kanlab.interpret import prune
 
 
 def test_prune_keeps_function_within_removed_attribution():
@@ -29,11 +29,11 @@ def test_prune_edge_and_prune_node_helpers():
     m, ds = sparse_model()
     x = ds["train_input"]
     s = m.attribute(x)
-    masked = prune_mod.prune_edge(m, th=3e-2, x=x)
+    masked = prune.prune_edge(m, th=3e-2, x=x)
     assert masked.width == m.width
     for l, layer in enumerate(masked.layers):
         assert torch.equal(layer.mask > 0, (s.edge[l] >= 3e-2) & (m.layers[l].mask > 0))
-    fewer = prune_mod.prune_node(m, th=1e-2, x=x)
+    fewer = prune.prune_node(m, th=1e-2, x=x)
     assert fewer.width[1] == int(((s.node[1] >= 1e-2) & (s.node_in(1) >= 1e-2)).sum())
 
 

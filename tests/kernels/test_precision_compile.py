@@ -25,6 +25,7 @@ def test_low_precision_accuracy_against_float64(dtype, tol):
     assert xl.grad is not None and torch.isfinite(xl.grad.float()).all()
 
 
+@pytest.mark.slow
 def test_torch_compile_layer_and_kan_inductor():
     torch._dynamo.reset()
     layer = KANLayer(3, 2)

@@ -9,12 +9,12 @@ import torch
 
 from kanlab import KANLayer
 from kanlab.core import spline
-from kanlab.kernels import torch_basis
-from kanlab.kernels import numba_basis as spline_kernels
+from kanlab.kernels import dispatch, torch_basis
+from kanlab.kernels import numba_basis
 
-from _layer_paths import dense_and_sparse
+from _layer_paths import dense_and_large_grid
 
-pytestmark = pytest.mark.skipif(not spline_kernels.AVAILABLE, reason="numba is not installed")
+pytestmark = pytest.mark.skipif(not numba_basis.AVAILABLE, reason="numba is not installed")
 
 
 def _knots(n_in, G, k, dtype, seed):
@@ -23,12 +23,6 @@ def _knots(n_in, G, k, dtype, seed):
     grid = torch.cat([torch.zeros(n_in, 1, dtype=torch.float64), steps.cumsum(1)], 1)
     grid = 2 * grid / grid[:, -1:] - 1
     return spline.extend_knots(grid, k).to(dtype)
-
-
-@pytest.fixture
-def eager_then_compiled():
-    yield
-    spline_kernels.ENABLED = True
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
@@ -53,7 +47,7 @@ def test_serial_and_parallel_kernels_agree(monkeypatch):
     tab = spline.basis_table(knots, 3)
     outs = []
     for par_min in (1 << 62, 0):  # never parallel, always parallel
-        monkeypatch.setattr(spline_kernels, "_PARALLEL_MIN", par_min)
+        monkeypatch.setattr(numba_basis, "_PARALLEL_MIN", par_min)
         threads = torch.get_num_threads()
         torch.set_num_threads(2)
         try:
@@ -69,26 +63,26 @@ def test_serial_and_parallel_kernels_agree(monkeypatch):
 def visit_order(request, monkeypatch):
     """Run a large-grid test with the compiled kernels visiting samples in batch order and in
     knot-interval order (normally only from G + k >= SORT_MIN_BASIS)."""
-    from kanlab.kernels import numba_large_grid as sparse_kernels
-    monkeypatch.setattr(sparse_kernels, "SORT_MIN_BASIS", 0 if request.param else 1 << 30)
+    from kanlab.kernels import numba_large_grid
+    monkeypatch.setattr(numba_large_grid, "SORT_MIN_BASIS", 0 if request.param else 1 << 30)
     return request.param
 
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-11), (torch.float32, 5e-5)])
-def test_large_grid_path_matches_sparse_eager(dtype, tol, eager_then_compiled, visit_order):
+def test_large_grid_path_matches_sparse_eager(dtype, tol, visit_order):
     torch.manual_seed(0)
     layer = KANLayer(7, 5, grid=100, k=3).to(dtype)
-    assert layer.use_sparse()
+    assert layer.uses_large_grid()
     with torch.no_grad():
         layer.coef.normal_()
     x = (torch.rand(300, 7, dtype=dtype) * 2.4 - 1.2).requires_grad_()
     res = []
-    for enabled in (True, False):
-        spline_kernels.ENABLED = enabled
+    for backend in ("large-grid-numba", "large-grid-torch"):
         layer.zero_grad()
         x.grad = None
-        y = layer(x)
-        y.backward(torch.cos(y))
+        with dispatch.using(backend):
+            y = layer(x)
+            y.backward(torch.cos(y))
         res.append([y.detach().clone(), x.grad.clone(), layer.coef.grad.clone(), layer.scale_sp.grad.clone()])
     for a, b in zip(*res):
         torch.testing.assert_close(a, b, atol=tol * (1 + float(b.abs().max())), rtol=0)
@@ -101,7 +95,7 @@ def test_layer_gradcheck_on_compiled_kernels():
 
 
 def test_kanlab_works_without_numba():
-    code = ("import torch, kanlab; from kanlab.kernels import numba_basis as spline_kernels; assert not spline_kernels.AVAILABLE; "
+    code = ("import torch, kanlab; from kanlab.kernels import numba_basis; assert not numba_basis.AVAILABLE; "
             "y = kanlab.KANLayer(3, 2)(torch.rand(5, 3)); print(tuple(y.shape)); "
             "big = kanlab.KANLayer(3, 2, grid=70); big(torch.rand(5, 3)).sum().backward(); "
             "assert big.coef.grad is not None and big.scale_sp.grad is not None")
@@ -113,7 +107,7 @@ def test_kanlab_works_without_numba():
 
 def _child_forward(layer, x, q):
     torch.set_num_threads(1)
-    q.put((float(layer(x).detach().sum()), spline_kernels._parallel_ok))
+    q.put((float(layer(x).detach().sum()), numba_basis._parallel_ok))
 
 
 def test_forked_child_uses_serial_kernels():
@@ -149,14 +143,14 @@ def _large_layer(G, k=3, n_in=5, n_out=4, seed=0):
     return layer
 
 
-def test_sparse_function_gradcheck(visit_order):
-    from kanlab.kernels.large_grid import sparse_spline_matmul
+def test_large_grid_function_gradcheck(visit_order):
+    from kanlab.kernels.large_grid import large_grid_matmul
     for k, G in ((3, 9), (2, 7)):  # the unrolled cubic kernel and the general one
         layer = _large_layer(G, k, n_in=3, n_out=2)
         x = (torch.rand(13, 3, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()  # some outside the grid
         s = (layer.scale_sp * layer.mask).detach().requires_grad_()
         coef = layer.coef.detach().clone().requires_grad_()
-        fn = lambda x, coef, s: sparse_spline_matmul(x, layer.knots, layer.basis_table, k, coef, s)  # noqa: E731
+        fn = lambda x, coef, s: large_grid_matmul(x, layer.knots, layer.basis_table, k, coef, s)  # noqa: E731
         assert torch.autograd.gradcheck(fn, (x, coef, s))
 
 
@@ -170,7 +164,7 @@ def test_large_grid_after_update_grid_equals_dense(k, visit_order):
     x = ((torch.rand(200, 6, generator=gen, dtype=torch.float64) * 2.2 - 1.1) ** 3).requires_grad_()
     x.data[0, 0] = layer.knots[0, 5]  # exactly on knots
     x.data[1, 1] = layer.knots[1, -1]
-    res = {s: [y, gx, g["coef"], g["scale_sp"]] for s, (y, gx, g) in dense_and_sparse(layer, x).items()}
+    res = {s: [y, gx, g["coef"], g["scale_sp"]] for s, (y, gx, g) in dense_and_large_grid(layer, x).items()}
     for a, b in zip(res[False], res[True]):
         torch.testing.assert_close(b, a, atol=1e-11, rtol=0)
     assert float(res[True][2][0, :, 1].abs().max()) == 0.0  # masked edge
@@ -181,7 +175,7 @@ def test_large_grid_serial_and_parallel_agree(monkeypatch, visit_order):
     x = (torch.rand(300, 16, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
     outs = []
     for par_min in (1 << 62, 0):
-        monkeypatch.setattr(spline_kernels, "_PARALLEL_MIN", par_min)
+        monkeypatch.setattr(numba_basis, "_PARALLEL_MIN", par_min)
         threads = torch.get_num_threads()
         torch.set_num_threads(2)
         try:
@@ -220,7 +214,7 @@ def test_interval_order_equals_batch_order(k):
     from G + k >= SORT_MIN_BASIS) against batch order, float32: y and the input gradient
     bitwise (the same sums per sample), the parameter gradients to rounding (sums over samples
     in another order). Inputs outside the grid, on knots, NaN, and partial gradients."""
-    from kanlab.kernels import numba_large_grid as sparse_kernels
+    from kanlab.kernels import numba_large_grid
     from kanlab.kernels.torch_basis import horner_tables
 
     layer = _large_layer(300, k, n_in=6, n_out=5).float()
@@ -232,9 +226,9 @@ def test_interval_order_equals_batch_order(k):
     gy = torch.randn(500, 5, generator=gen)
     res = {}
     for sort in (False, True):
-        y, order = sparse_kernels.sparse_forward(x, layer.knots, C, th, k, coef, s, sort=sort)
+        y, order = numba_large_grid.large_grid_forward(x, layer.knots, C, th, k, coef, s, sort=sort)
         assert order[2].numel() == (x.numel() if sort else 0)
-        res[sort] = [(y,) + sparse_kernels.sparse_backward(order, E, th, k, coef, s, gy, *need)
+        res[sort] = [(y,) + numba_large_grid.large_grid_backward(order, E, th, k, coef, s, gy, *need)
                      for need in ((True, True, True), (True, False, False), (False, False, True), (False, True, False))]
     for a_all, b_all in zip(res[False], res[True]):
         for i, (a, b) in enumerate(zip(a_all, b_all)):

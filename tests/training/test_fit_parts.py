@@ -168,3 +168,29 @@ def test_parameter_guard_restores_the_last_good_state():
         m.layers[0].coef.fill_(float("nan"))
     guard.check(torch.tensor(1.0))
     assert torch.equal(m.layers[0].coef, good["layers.0.coef"] + 1.0)
+
+
+def test_lbfgs_keeps_working_when_a_parameter_is_rebound_between_steps():
+    """Contract (2) of LBFGS: a rebound .data is noticed at the next step, which then writes
+    trial points parameter by parameter; the fit still converges."""
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(3, 1).double()
+    x = torch.randn(50, 3, dtype=torch.float64)
+    y = x @ torch.tensor([[1.0], [2.0], [3.0]], dtype=torch.float64) + 0.5
+
+    def closure():
+        for p in lin.parameters():
+            p.grad = None
+        loss = ((lin(x) - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    opt = LBFGS(lin.parameters())
+    opt.step(closure)
+    assert opt._is_bound
+    lin.weight.data = lin.weight.data.clone()  # someone rebinds a parameter
+    for _ in range(3):
+        opt.step(closure)
+    assert not opt._is_bound
+    torch.testing.assert_close(lin.weight.detach(), torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.float64), atol=1e-8, rtol=0)
+    torch.testing.assert_close(lin.bias.detach(), torch.tensor([0.5], dtype=torch.float64), atol=1e-8, rtol=0)

@@ -21,10 +21,17 @@ def _two_loop_reference(g, pairs, h_diag):
     return r
 
 
-@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "torch-ops"])
-def test_direction_equals_two_loop_recursion_with_eviction(compiled, monkeypatch):
-    from kanlab.training import lbfgs as optim
-    monkeypatch.setattr(optim, "_COMPILED", compiled and optim._COMPILED)
+@pytest.mark.parametrize("backend", ["autograd-numba", "autograd-torch"], ids=["numba", "torch-ops"])
+def test_direction_equals_two_loop_recursion_with_eviction(backend):
+    from kanlab.kernels import dispatch
+
+    if backend == "autograd-numba" and not dispatch.lbfgs_uses_numba(torch.zeros(1)):
+        pytest.skip("numba does not run here")
+    with dispatch.using(backend):  # the compiled or the torch-op history updates
+        _check_direction()
+
+
+def _check_direction():
     gen = torch.Generator().manual_seed(0)
     p = torch.nn.Parameter(torch.zeros(7, dtype=torch.float64))
     opt = LBFGS([p], history_size=4)

@@ -1,6 +1,6 @@
 """A multi-layer perceptron with the same ``fit`` API as a KAN, and parameter matching.
 
-``MLP(width, activation, seed)`` trains with :func:`kanlab.train.fit` (same optimiser, same
+``MLP(width, activation, seed)`` trains with :func:`kanlab.training.loop.fit` (same optimiser, same
 history) so comparisons differ only in the model. ``match_mlp_width`` picks the hidden width
 whose parameter count is closest to a target, answering "KAN or MLP: A Fairer Comparison"
 (compare at matched parameter counts, not only matched widths).

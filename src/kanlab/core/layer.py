@@ -11,27 +11,17 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import spline, spline_fit
-from ..kernels.large_grid import sparse_spline_matmul
+from ..kernels import base_functions, dispatch
+from ..kernels.large_grid import large_grid_matmul
 from ..validate import check_range
 
 __all__ = ["KANLayer", "BASE_FUNCTIONS"]
 
-
-def _zero(x):
-    return torch.zeros_like(x)
-
-
-def _identity(x):
-    return x
-
-
-SPARSE_MIN_BASIS = 64  # G + k from which the sparse path is used automatically
-
-BASE_FUNCTIONS = {"silu": F.silu, "identity": _identity, "zero": _zero, "tanh": torch.tanh}
+# base_fun name -> torch function (the one table: kernels.base_functions)
+BASE_FUNCTIONS = {name: b.forward for name, b in base_functions.BASE_FUNCTIONS.items()}
 
 
 def _old_coef_layout(coef: torch.Tensor, metadata: dict, shape) -> bool:
@@ -78,7 +68,7 @@ class KANLayer(nn.Module):
         self.grid_range = check_range(grid_range, "grid_range")
         self.grid_eps, self.noise_scale, self.base_fun = float(grid_eps), float(noise_scale), base_fun
         self.scale_base_mu, self.scale_base_sigma, self.scale_sp_init = scale_base_mu, scale_base_sigma, scale_sp
-        self.sparse: bool | None = None  # None: automatic by grid size (see use_sparse)
+        self.large_grid: bool | None = None  # None: the dispatcher decides (see uses_large_grid)
         kw = {"device": device, "dtype": dtype}
         nb = grid + k
         self.coef = nn.Parameter(torch.empty(in_dim, nb, out_dim, **kw))
@@ -153,10 +143,10 @@ class KANLayer(nn.Module):
         self._check_input(x)
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_dim)
-        if self.use_sparse():
+        if self.uses_large_grid():
             y = self._base_part(x2)
             table = self.basis_table if self.basis_table.dtype == x2.dtype else self.basis_table.to(x2.dtype)
-            y = y + sparse_spline_matmul(x2, self.knots.to(x2.dtype), table, self.k, self.coef, self.scale_sp * self.mask)
+            y = y + large_grid_matmul(x2, self.knots.to(x2.dtype), table, self.k, self.coef, self.scale_sp * self.mask)
         else:
             y = self.forward_features(x2, self.basis(x2))
         return y.reshape(*lead, self.out_dim)
@@ -175,10 +165,11 @@ class KANLayer(nn.Module):
             return torch.addmm(self.bias, self.base(x2), wb)
         return self.base(x2) @ wb
 
-    def use_sparse(self) -> bool:
-        """Whether forward takes the sparse large-grid path: ``self.sparse`` if set (True/False),
-        else automatically when G + k >= SPARSE_MIN_BASIS (results equal the dense path)."""
-        return self.n_basis >= SPARSE_MIN_BASIS if self.sparse is None else bool(self.sparse)
+    def uses_large_grid(self) -> bool:
+        """Whether forward takes the large-grid path (results equal the dense path): ``self.large_grid``
+        if set (True/False), else as ``kernels.dispatch.layer_uses_large_grid`` decides (the active
+        backend, or G + k >= dispatch.LARGE_GRID_MIN_BASIS)."""
+        return dispatch.layer_uses_large_grid(self)
 
     def basis(self, x: torch.Tensor, deriv: int = 0) -> torch.Tensor:
         """Basis features (or their ``deriv``-th derivative) of x (..., in) -> (..., in, G+k)."""

@@ -108,7 +108,7 @@ def local_basis(x: torch.Tensor, knots: torch.Tensor, k: int, deriv: int = 0):
         n_knots = knots.shape[-1]
         n_basis = n_knots - 1 - k
         # interval index mu with t_mu <= x < t_{mu+1}
-        mu = torch.searchsorted(knots, x.t().contiguous(), right=True).t() - 1
+        mu = torch_basis.knot_interval(x, knots) - 1
         inside = (mu >= 0) & (mu <= n_knots - 2)
         mu = mu.clamp(0, n_knots - 2)
         vals_shape = x.shape + (k + 1,)

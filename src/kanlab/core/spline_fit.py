@@ -3,7 +3,7 @@ grid extension and initialisation), batched over inputs.
 
 ``curve_to_coef`` solves in float64 with an SVD-based solver (minimum-norm for rank-deficient
 systems), a ridge-regularised Cholesky fallback, and banded normal equations for large grids;
-it never raises for conditioning and never prints. Re-exported by ``kanlab.spline``.
+it never raises for conditioning and never prints.
 """
 from __future__ import annotations
 

@@ -72,6 +72,95 @@ def _formula_text(name, params) -> str:
     return text
 
 
+def _node_names(network, in_vars, out_vars):
+    """Labels of the input nodes (the kept inputs) and of the output nodes."""
+    width = network.width
+    in_names = list(in_vars) if in_vars is not None else [f"$x_{{{i + 1}}}$" for i in network.input_ids]
+    if in_vars is not None and len(in_names) == network.n_inputs and network.n_inputs != width[0]:
+        in_names = [in_names[i] for i in network.input_ids]
+    out_names = list(out_vars) if out_vars is not None else [f"$y_{{{j + 1}}}$" if width[-1] > 1 else "$y$" for j in range(width[-1])]
+    return in_names, out_names
+
+
+def _drawn_edges(network):
+    """Formula text of each symbolic edge {(l, i, j): text}, and the edges drawn in each layer:
+    live numeric or symbolic ones, in (i, j) order."""
+    width = network.width
+    L = len(width) - 1
+    sym = getattr(network, "symbolic", None)
+    sym_edges = {}
+    if sym is not None:
+        for l in range(L):
+            for (i, j, name, params) in sym[l].edges():
+                sym_edges[(l, i, j)] = _formula_text(name, params)
+    edges = [[(i, j) for i in range(width[l]) for j in range(width[l + 1])
+              if network.layers[l].mask[i, j] > 0 or (l, i, j) in sym_edges] for l in range(L)]
+    return sym_edges, edges
+
+
+def _edge_curves(network, l, x_range, n_points):
+    """Each edge's curve of layer l on n_points over its input's range: (grid (n_points, in),
+    values (n_points, in, out)) as float64 numpy arrays."""
+    import torch
+
+    dtype = next(network.parameters()).dtype
+    grid = torch.stack([torch.linspace(lo, hi, n_points, dtype=torch.float64) for lo, hi in x_range], dim=1).to(dtype)
+    with torch.no_grad():
+        curves = network.edge_values(l, grid).cpu().double().numpy()  # (n_points, in, out)
+    return grid.cpu().double().numpy(), curves
+
+
+def _draw_layer_edges(fig, ax, network, scores, l, edges, sym_edges, beta, scale, n_points):
+    """The wires and the inset curve of every drawn edge between rows l and l+1."""
+    import numpy as np
+
+    width = network.width
+    L = len(width) - 1
+    fig_w, fig_h = fig.get_size_inches()
+    to_fig = ax.transData + fig.transFigure.inverted()
+    grid, curves = _edge_curves(network, l, scores.x_range[l].tolist(), n_points)
+    n = len(edges)
+    w = min(0.8 / n, 0.12)  # inset width, axes units (= figure fraction)
+    h = min(w * fig_w / fig_h * 1.16, 0.45 / L)  # inset height in data units
+    w = h / (fig_w / fig_h * 1.16)  # square insets
+    cy = (l + 0.5) / L
+    for k, (i, j) in enumerate(edges):
+        alpha = float(np.tanh(beta * float(scores.edge[l][i, j])))
+        color = "tab:red" if (l, i, j) in sym_edges else "black"
+        cx = (k + 0.5) / n
+        (x0, y0), (x1, y1) = _node_xy(width, l, i), _node_xy(width, l + 1, j)
+        line_alpha = max(alpha, 0.05)
+        ax.plot([x0, cx], [y0, cy - h / 2], color=color, alpha=line_alpha, lw=0.8 * scale)
+        ax.plot([cx, x1], [cy + h / 2, y1], color=color, alpha=line_alpha, lw=0.8 * scale)
+        (fx0, fy0), (fx1, fy1) = to_fig.transform([(cx - w / 2, cy - h / 2), (cx + w / 2, cy + h / 2)])
+        sub = fig.add_axes([fx0, fy0, fx1 - fx0, fy1 - fy0])
+        sub.plot(grid[:, i], curves[:, i, j], color=color, alpha=max(alpha, 0.05), lw=1.2 * scale)
+        sub.set_xticks([])
+        sub.set_yticks([])
+        sub.patch.set_alpha(0.0)
+        for spine in sub.spines.values():
+            spine.set_alpha(max(alpha, 0.05))
+        if (l, i, j) in sym_edges:
+            sub.set_title(sym_edges[(l, i, j)], fontsize=7 * scale, color="tab:red", pad=1)
+
+
+def _node_xy(width, l, i):
+    L = len(width) - 1
+    return (i + 0.5) / width[l], l / L
+
+
+def _draw_nodes(ax, width, in_names, out_names, scale):
+    """One row of dots per layer; input names below the bottom row, output names above the top."""
+    L = len(width) - 1
+    for l in range(L + 1):
+        pts = [_node_xy(width, l, i) for i in range(width[l])]
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=40 * scale, color="black", zorder=5)
+    for i, name in enumerate(in_names[: width[0]]):
+        ax.text(_node_xy(width, 0, i)[0], -0.04, name, ha="center", va="top", fontsize=11 * scale)
+    for j, name in enumerate(out_names[: width[-1]]):
+        ax.text(_node_xy(width, L, j)[0], 1.04, name, ha="center", va="bottom", fontsize=11 * scale)
+
+
 def plot_network(network, x, path=None, in_vars=None, out_vars=None, beta: float = 3.0, scale: float = 1.0,
                  title=None, n_points: int = 80):
     """The paper's network diagram: nodes as dots in one row per layer; between two rows a small
@@ -83,9 +172,6 @@ def plot_network(network, x, path=None, in_vars=None, out_vars=None, beta: float
     outputs; LaTeX like "$x_1$" is fine. Returns the matplotlib Figure; writes PNG/SVG/PDF (by
     the extension of ``path``) only when ``path`` is given.
     """
-    import numpy as np
-    import torch
-
     from .attribution import attribute
 
     if x is None:
@@ -94,20 +180,8 @@ def plot_network(network, x, path=None, in_vars=None, out_vars=None, beta: float
     scores = attribute(network, x)
     width = network.width
     L = len(width) - 1
-    in_names = list(in_vars) if in_vars is not None else [f"$x_{{{i + 1}}}$" for i in network.input_ids]
-    if in_vars is not None and len(in_names) == network.n_inputs and network.n_inputs != width[0]:
-        in_names = [in_names[i] for i in network.input_ids]
-    out_names = list(out_vars) if out_vars is not None else [f"$y_{{{j + 1}}}$" if width[-1] > 1 else "$y$" for j in range(width[-1])]
-
-    sym = getattr(network, "symbolic", None)
-    sym_edges = {}
-    if sym is not None:
-        for l in range(L):
-            for (i, j, name, params) in sym[l].edges():
-                sym_edges[(l, i, j)] = _formula_text(name, params)
-    # the edges drawn in each layer: live numeric or symbolic ones, in (i, j) order
-    edges = [[(i, j) for i in range(width[l]) for j in range(width[l + 1])
-              if network.layers[l].mask[i, j] > 0 or (l, i, j) in sym_edges] for l in range(L)]
+    in_names, out_names = _node_names(network, in_vars, out_vars)
+    sym_edges, edges = _drawn_edges(network)
     slots = max([max(width)] + [len(e) for e in edges])
     fig_w = min(max(4.0, 1.6 * max(width), 0.6 * slots), 40.0) * scale
     fig_h = 2.6 * L * scale
@@ -116,50 +190,10 @@ def plot_network(network, x, path=None, in_vars=None, out_vars=None, beta: float
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.08, 1.08)
     ax.axis("off")
-    to_fig = ax.transData + fig.transFigure.inverted()
-
-    def node_xy(l, i):
-        return (i + 0.5) / width[l], l / L
-
-    dtype = next(network.parameters()).dtype
     for l in range(L):
-        if not edges[l]:
-            continue
-        lo_hi = scores.x_range[l].tolist()
-        grid = torch.stack([torch.linspace(lo, hi, n_points, dtype=torch.float64) for lo, hi in lo_hi], dim=1).to(dtype)
-        with torch.no_grad():
-            curves = network.edge_values(l, grid).cpu().double().numpy()  # (n_points, in, out)
-        grid = grid.cpu().double().numpy()
-        n = len(edges[l])
-        w = min(0.8 / n, 0.12)  # inset width, axes units (= figure fraction)
-        h = min(w * fig_w / fig_h * 1.16, 0.45 / L)  # inset height in data units
-        w = h / (fig_w / fig_h * 1.16)  # square insets
-        cy = (l + 0.5) / L
-        for k, (i, j) in enumerate(edges[l]):
-            alpha = float(np.tanh(beta * float(scores.edge[l][i, j])))
-            color = "tab:red" if (l, i, j) in sym_edges else "black"
-            cx = (k + 0.5) / n
-            (x0, y0), (x1, y1) = node_xy(l, i), node_xy(l + 1, j)
-            line_alpha = max(alpha, 0.05)
-            ax.plot([x0, cx], [y0, cy - h / 2], color=color, alpha=line_alpha, lw=0.8 * scale)
-            ax.plot([cx, x1], [cy + h / 2, y1], color=color, alpha=line_alpha, lw=0.8 * scale)
-            (fx0, fy0), (fx1, fy1) = to_fig.transform([(cx - w / 2, cy - h / 2), (cx + w / 2, cy + h / 2)])
-            sub = fig.add_axes([fx0, fy0, fx1 - fx0, fy1 - fy0])
-            sub.plot(grid[:, i], curves[:, i, j], color=color, alpha=max(alpha, 0.05), lw=1.2 * scale)
-            sub.set_xticks([])
-            sub.set_yticks([])
-            sub.patch.set_alpha(0.0)
-            for spine in sub.spines.values():
-                spine.set_alpha(max(alpha, 0.05))
-            if (l, i, j) in sym_edges:
-                sub.set_title(sym_edges[(l, i, j)], fontsize=7 * scale, color="tab:red", pad=1)
-    for l in range(L + 1):
-        pts = [node_xy(l, i) for i in range(width[l])]
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=40 * scale, color="black", zorder=5)
-    for i, name in enumerate(in_names[: width[0]]):
-        ax.text(node_xy(0, i)[0], -0.04, name, ha="center", va="top", fontsize=11 * scale)
-    for j, name in enumerate(out_names[: width[-1]]):
-        ax.text(node_xy(L, j)[0], 1.04, name, ha="center", va="bottom", fontsize=11 * scale)
+        if edges[l]:
+            _draw_layer_edges(fig, ax, network, scores, l, edges[l], sym_edges, beta, scale, n_points)
+    _draw_nodes(ax, width, in_names, out_names, scale)
     if title:
         fig.suptitle(title)
     if path is not None:

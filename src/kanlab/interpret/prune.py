@@ -1,6 +1,6 @@
 """Pruning: from a trained (sparsified) KAN to a smaller one.
 
-Scores come from :mod:`kanlab.attribution` on data x (required: there is no hidden cache of
+Scores come from :mod:`kanlab.interpret.attribution` on data x (required: there is no hidden cache of
 the last batch). Scores are relative to the outputs (each output node has score 1), so a
 threshold means "fraction of an output's variation".
 
@@ -164,6 +164,8 @@ def remove_node(network, l: int, j: int, x=None):
     if not 1 <= l < len(network.layers):
         raise ValueError(f"hidden layer index must be in 1..{len(network.layers) - 1}, got {l}")
     width = network.width[l]
+    if not 0 <= j < width:
+        raise ValueError(f"node index of hidden layer {l} must be in 0..{width - 1}, got {j}")
     if width < 2:
         raise ValueError(f"layer {l} has a single node; removing it would leave the layer empty")
     scores = attribute(network, x)

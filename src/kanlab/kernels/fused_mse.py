@@ -2,7 +2,7 @@
 
 For small networks a training evaluation is mostly per-operation overhead: recording the
 autograd graph and replaying ~100 small kernels. When the network has no symbolic edges, no
-sparse layers and the loss is the plain MSE (the paper's fits), each layer
+large-grid layers and the loss is the plain MSE (the paper's fits), each layer
 y = base(x) Wb + F(x) Ws + bias has a short closed-form gradient:
 
     dWb = base(x)^T g      dWs = F^T g      dbias = sum_n g
@@ -11,64 +11,41 @@ y = base(x) Wb + F(x) Ws + bias has a short closed-form gradient:
 with F the basis features and B'_r the derivatives of the k + 1 basis functions that are
 non-zero at x (computed alongside their values from the layer's polynomial table). The
 parameter gradients follow from Wb = scale_base * mask and Ws = coef * scale_sp * mask.
-``train.fit`` uses this path automatically when :func:`supports` says it applies; the result
-equals autograd's to rounding (tests/test_fused_grad.py). For small CPU problems,
-:func:`evaluator` goes further: it binds the model's tensors once (per optimiser step) to the
-compiled layer kernels of :mod:`fused_kernels`, so that an evaluation is 2 kernel calls per
-layer instead of ~25 torch operations (~4x faster on the paper's [2,5,1] recipe).
+Which fits take this path (plain MSE, no penalty, a plain KAN: the fused-* backends) is decided
+by ``kernels.dispatch``; the result equals autograd's to rounding
+(tests/kernels/test_fused_grad.py). :func:`evaluator` binds a model and a batch: on the
+fused-torch / fused-matmul backends it computes the first layer's features once; on fused-numba
+it binds the model's tensors to the compiled layer kernels of :mod:`numba_layer`, so that an
+evaluation is 2 kernel calls per layer instead of ~25 torch operations (~4x faster on the
+paper's [2,5,1] recipe).
 """
 from __future__ import annotations
 
 import torch
 
-from . import numba_layer as fused_kernels, numba_basis as spline_kernels
+from . import numba_layer
 from . import torch_basis
+from .base_functions import BASE_FUNCTIONS
 
-__all__ = ["supports", "mse_and_grad", "evaluator", "uses_compiled", "ENABLED", "COMPILED"]
-
-ENABLED = True  # set False to train through autograd only (benchmarks compare the two)
-COMPILED = True  # set False to keep the fused path on torch operations (benchmarks compare the two)
-_COMPILED_MAX_WORK = 300_000  # rows * sum(in * out * (k + 1)); above ~2e5-5e5 the BLAS path is faster (1 thread)
-
-
-def _silu_backward(g, x):
-    return torch.ops.aten.silu_backward(g, x)  # one fused kernel for g * silu'(x)
-
-
-def _tanh_backward(g, x):
-    return g * (1 - torch.tanh(x) ** 2)
-
-
-_BASE_BACKWARD = {"silu": _silu_backward, "tanh": _tanh_backward, "identity": lambda g, x: g,
-                  "zero": lambda g, x: torch.zeros_like(g)}
+__all__ = ["mse_and_grad", "evaluator"]
 
 
 def _layer_params(layer):
     return [layer.coef, layer.scale_base, layer.scale_sp] + ([layer.bias] if layer.bias is not None else [])
 
 
-def supports(model, params) -> bool:
-    """Whether :func:`mse_and_grad` computes the gradient of every parameter in ``params``
-    for ``model`` exactly as autograd would."""
-    from ..core.network import KANNetwork
+def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """MSE of ``model`` on (x, y) with the gradients written to each parameter's ``.grad``
+    (the reference the evaluators are tested against).
 
-    if not ENABLED or not isinstance(model, KANNetwork) or type(model).forward is not KANNetwork.forward:
-        return False
-    layers = list(model.layers)
-    if any(len(s) for s in model.symbolic) or any(l.use_sparse() or l.base_fun not in _BASE_BACKWARD for l in layers):
-        return False
-    trainable = {id(p) for p in params}
-    own = [p for l in layers for p in _layer_params(l)] + [p for s in model.symbolic for p in s.parameters()]
-    return len(trainable) == len(own) and all(id(p) in trainable for p in own)
+    x: the selected inputs (``model.select_inputs(x)``), shape (N, in); y: (N, out). Returns
+    the loss (0-dim)."""
+    return _mse_and_grad(model, x, y, None)
 
 
 @torch.no_grad()
-def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Tensor | None = None) -> torch.Tensor:
-    """MSE of ``model`` on (x, y) with the gradients written to each parameter's ``.grad``.
-
-    x: the selected inputs (``model.select_inputs(x)``), shape (N, in); y: (N, out);
-    first_basis: optional precomputed ``model.layers[0].basis(x)``. Returns the loss (0-dim).
-    """
+def _mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_features: torch.Tensor | None) -> torch.Tensor:
+    """:func:`mse_and_grad`, with the first layer's dense features (N * in, G + k) given or None."""
     saved = []
     h = x
     for l, layer in enumerate(model.layers):
@@ -78,8 +55,8 @@ def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Ten
         ws = (layer.coef * sm.unsqueeze(1)).reshape(n_in * layer.n_basis, layer.out_dim)
         b = layer.base(h)
         state = None
-        if l == 0 and first_basis is not None:
-            feats = first_basis.reshape(n, -1)
+        if l == 0 and first_features is not None:
+            feats = first_features.view(n, -1)
         else:
             feats, state = torch_basis.features(h, layer.knots, layer.basis_table, layer.k, with_deriv=l > 0)
             feats = feats.view(n, -1)
@@ -100,7 +77,7 @@ def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Ten
         layer.coef.grad = d * sm.unsqueeze(1)
         layer.scale_sp.grad = (d * layer.coef).sum(1) * layer.mask
         if l > 0:
-            gx = _BASE_BACKWARD[layer.base_fun](g @ wb.t(), x_l)
+            gx = BASE_FUNCTIONS[layer.base_fun].backward(g @ wb.t(), x_l)
             g = gx + torch_basis.grad_input(g @ ws.t(), state).view_as(x_l)
     for s in model.symbolic:
         for p in s.parameters():
@@ -108,36 +85,39 @@ def mse_and_grad(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Ten
     return loss
 
 
-def evaluator(model, x: torch.Tensor, y: torch.Tensor, first_basis: torch.Tensor | None = None,
-              compiled: bool | None = None):
+def evaluator(model, x: torch.Tensor, y: torch.Tensor, numba_layers: bool):
     """A function of no arguments that computes :func:`mse_and_grad` (model, x, y) at the
-    model's current parameter values. Build it after anything that changes the model's tensors
+    model's current parameter values, owning what depends only on x and the knots (the first
+    layer's features or kernel state). Build it after anything that changes the model's tensors
     (a grid update, a rebinding of ``.data``); parameter values may change between calls.
-    ``compiled``: :func:`uses_compiled` (model, x, y) if the caller already knows it."""
-    if uses_compiled(model, x, y) if compiled is None else compiled:
-        return _CompiledMSE(model, x, y)
-    return lambda: mse_and_grad(model, x, y, first_basis)
+    ``numba_layers``: bind the numba layer kernels (the fused-numba backend; CPU float32/64
+    tensors of one dtype) instead of torch operations."""
+    if numba_layers:
+        return _NumbaMSE(model, x, y)
+    return _TorchMSE(model, x, y)
 
 
-def uses_compiled(model, x, y) -> bool:
-    """Whether :func:`evaluator` takes the compiled kernels for (model, x, y): CPU float32/64
-    tensors of one dtype, numba available, and a small problem (see _COMPILED_MAX_WORK)."""
-    if not (COMPILED and fused_kernels.AVAILABLE and spline_kernels.applies(x)) or y.dtype != x.dtype:
-        return False
-    tensors = [t for l in model.layers for t in (*_layer_params(l), l.mask, l.knots)]
-    if any(t.dtype != x.dtype or t.device.type != "cpu" for t in tensors):
-        return False
-    work = x.shape[0] * sum(l.in_dim * l.out_dim * (l.k + 1) for l in model.layers)
-    return work <= _COMPILED_MAX_WORK
+class _TorchMSE:
+    """:func:`mse_and_grad` on torch operations, the first layer's features computed once."""
+
+    def __init__(self, model, x, y):
+        self.model, self.x, self.y = model, x, y
+        layer = model.layers[0]
+        table = layer.basis_table if layer.basis_table.dtype == x.dtype else layer.basis_table.to(x.dtype)
+        with torch.no_grad():
+            self.first_features, _ = torch_basis.features(x, layer.knots.to(x.dtype), table, layer.k, False)
+
+    def __call__(self) -> torch.Tensor:
+        return _mse_and_grad(self.model, self.x, self.y, self.first_features)
 
 
 def _np(t: torch.Tensor):
     return t.detach().numpy()
 
 
-class _CompiledMSE:
+class _NumbaMSE:
     """The model's tensors bound (as numpy views, no copies) to the compiled layer kernels,
-    with the work arrays of one evaluation allocated once (feature-major, see fused_kernels).
+    with the work arrays of one evaluation allocated once (feature-major, see numba_layer).
     The first layer's per-input state (knot intervals, basis values, base(x)) depends only on
     x and the knots, so it is computed on the first call and reused."""
 
@@ -164,7 +144,7 @@ class _CompiledMSE:
             empty = lambda *shape, dtype=x.dtype: torch.empty(*shape, dtype=dtype)
             out = empty(n_out, n)
             out_np = out.numpy()
-            pre_fn = {"silu": torch.sigmoid, "tanh": torch.tanh}.get(layer.base_fun)
+            pre_fn = BASE_FUNCTIONS[layer.base_fun].precursor
             pre = empty(n_in, n) if pre_fn else h
             wb, ws = empty(n_out, n_in).numpy(), torch.zeros(n_out, n_in, nb + 2 * k1, dtype=x.dtype).numpy()
             first, vals, dvals = empty(n_in, n, dtype=torch.int64).numpy(), empty(n_in, k1, n).numpy(), empty(n_in, k1, n).numpy()
@@ -174,9 +154,9 @@ class _CompiledMSE:
             gx = (empty(n_in, n) if want_gx else empty(1, 1)).numpy()
             self.layers.append(dict(
                 h=h, pre_fn=pre_fn, pre=pre, out=out_np, gx=gx,
-                # the kernels' argument lists (see fused_kernels.layer_forward / layer_backward)
+                # the kernels' argument lists (see numba_layer.layer_forward / layer_backward)
                 forward=(h.numpy(), pre.numpy(), _np(layer.knots.contiguous()), _np(E), _np(th), layer.k, coef,
-                         _np(layer.scale_base), ssp, mask, bias, fused_kernels.BASE_CODES[layer.base_fun], want_gx),
+                         _np(layer.scale_base), ssp, mask, bias, BASE_FUNCTIONS[layer.base_fun].code, want_gx),
                 state=(wb, ws, out_np, first, vals, dvals, bvals, bders),
                 backward=(layer.k, coef, ssp, mask, wb, ws, first, vals, dvals, bvals, bders, want_gx,
                           empty(n_out, n_in, nb + 2 * k1, dtype=torch.float64).numpy(), grads[0], grads[1], grads[2],
@@ -191,11 +171,11 @@ class _CompiledMSE:
             have_state = l == 0 and self.have_state
             if L["pre_fn"] is not None and not have_state:
                 L["pre_fn"](L["h"], out=L["pre"])
-            fused_kernels.layer_forward(*L["forward"], have_state, *L["state"])
+            numba_layer.layer_forward(*L["forward"], have_state, *L["state"])
         self.have_state = True
-        loss = fused_kernels.mse(self.layers[-1]["out"], self.y, self.g)
+        loss = numba_layer.mse(self.layers[-1]["out"], self.y, self.g)
         g = self.g
         for L in reversed(self.layers):
-            fused_kernels.layer_backward(g, *L["backward"])
+            numba_layer.layer_backward(g, *L["backward"])
             g = L["gx"]
         return torch.tensor(loss, dtype=self.dtype)

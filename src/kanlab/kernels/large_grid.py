@@ -8,12 +8,13 @@ k + 1 entries per (sample, input) and multiplied into the spline weight with spa
     backward  dW = S^T @ dy                      (S^T built as CSR by one stable sort of columns)
               dx = sum_r (dy @ W^T)[n, col] * dB  (sampled dense-dense product on S's pattern)
 
-Memory is O(batch * in * (k+1)) whatever G is. On CPU with numba, ``sparse_kernels`` does the
+Memory is O(batch * in * (k+1)) whatever G is. On CPU with numba, :mod:`numba_large_grid` does the
 same from the coefficients without building any sparse matrix or the weight
 (``_SplineCoefMM``: it takes coef and s = scale_sp * mask, saves nothing of size G beyond coef
 itself, and returns the gradients of x, coef and s directly). Second derivatives
 (create_graph) are not supported on this path; ``KANLayer`` uses the dense path when
-``sparse=False`` or G is small.
+``large_grid=False`` or G is small. Which layers take this path, and which of the two kernels, is
+decided by ``kernels.dispatch`` (``layer_uses_large_grid``, ``large_grid_kernel``).
 """
 from __future__ import annotations
 
@@ -21,13 +22,13 @@ import warnings
 
 import torch
 
-from . import numba_large_grid as sparse_kernels, numba_basis as spline_kernels
+from . import dispatch, numba_large_grid
 from .torch_basis import horner_tables, local_values
 
-__all__ = ["sparse_spline_matmul"]
+__all__ = ["large_grid_matmul"]
 
 
-class _SparseSplineMM(torch.autograd.Function):
+class _LargeGridCSR(torch.autograd.Function):
     """The eager (torch) formulation: CSR features times the (in * (G+k), out) weight."""
 
     @staticmethod
@@ -49,7 +50,8 @@ class _SparseSplineMM(torch.autograd.Function):
     def backward(ctx, gy):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
-            return _SparseSplineMM._backward(ctx, gy)
+            warnings.filterwarnings("ignore", message=".*Sparse invariant checks are implicitly disabled.*")
+            return _LargeGridCSR._backward(ctx, gy)
 
     @staticmethod
     def _backward(ctx, gy):
@@ -75,12 +77,12 @@ class _SparseSplineMM(torch.autograd.Function):
 
 def _no_double_backward():
     if torch.is_grad_enabled():
-        raise RuntimeError("second derivatives are not available on the sparse large-grid path; "
-                           "set layer.sparse = False for PDE losses")
+        raise RuntimeError("second derivatives are not available on the large-grid path; "
+                           "set layer.large_grid = False for PDE losses")
 
 
 class _SplineCoefMM(torch.autograd.Function):
-    """The compiled formulation (sparse_kernels): y = sum_i sum_m B_m(x_i) coef[i, m, :] s[i, :]
+    """The compiled formulation (numba_large_grid): y = sum_i sum_m B_m(x_i) coef[i, m, :] s[i, :]
     straight from the coefficients and the edge scales s = scale_sp * mask. The weight is never
     formed and nothing of size G is saved beyond coef itself: the forward saves each input value's
     knot interval and local coordinate (not x), from which the backward recomputes the k + 1 basis
@@ -89,7 +91,7 @@ class _SplineCoefMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, knots, table, k, coef, s):
         C, E, th, _ = horner_tables(table, k, coef.shape[1])  # cached per table (the layer's)
-        y, order = sparse_kernels.sparse_forward(x, knots, C, th, k, coef, s)  # values only: C, not E
+        y, order = numba_large_grid.large_grid_forward(x, knots, C, th, k, coef, s)  # values only: C, not E
         ctx.save_for_backward(coef, s, *order)
         ctx.tables, ctx.k = (E, th), k
         return y
@@ -99,19 +101,20 @@ class _SplineCoefMM(torch.autograd.Function):
         _no_double_backward()
         coef, s, *order = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx, gc, gs = sparse_kernels.sparse_backward(order, *ctx.tables, ctx.k, coef, s, gy.contiguous(),
+        gx, gc, gs = numba_large_grid.large_grid_backward(order, *ctx.tables, ctx.k, coef, s, gy.contiguous(),
                                                     need[0], need[4], need[5])
         return gx, None, None, None, gc, gs
 
 
-def sparse_spline_matmul(x: torch.Tensor, knots: torch.Tensor, table: torch.Tensor, k: int, coef: torch.Tensor,
+def large_grid_matmul(x: torch.Tensor, knots: torch.Tensor, table: torch.Tensor, k: int, coef: torch.Tensor,
                          s: torch.Tensor) -> torch.Tensor:
     """sum over inputs i and basis functions m of B_m(x_i) * coef[i, m, :] * s[i, :], for x (N, in),
     coef (in, G+k, out), s (in, out): the spline part of a KAN layer, whose weight
     (in * (G+k), out) has rows coef[i, m, :] * s[i, :]."""
-    if spline_kernels.applies(x) and coef.dtype == x.dtype == s.dtype:
+    if dispatch.large_grid_kernel(x, coef, s) == "numba":
         return _SplineCoefMM.apply(x, knots, table, k, coef, s)
     weight = (coef * s.unsqueeze(1)).reshape(-1, coef.shape[2])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
-        return _SparseSplineMM.apply(x, knots, table, k, weight)
+        warnings.filterwarnings("ignore", message=".*Sparse invariant checks are implicitly disabled.*")
+        return _LargeGridCSR.apply(x, knots, table, k, weight)

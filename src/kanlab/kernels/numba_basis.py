@@ -1,18 +1,19 @@
-"""Compiled CPU kernels for the B-spline basis (numba), used by ``spline`` when available.
+"""Compiled CPU kernels for the B-spline basis (numba), used by ``torch_basis`` when available.
 
 Why: in eager PyTorch the basis costs ~10 passes over memory (interval search, a gather of
 each input's polynomial row, three Horner steps, a scatter into the dense features), and on
 a memory-bound CPU that dominates a KAN layer. These kernels do the whole thing in one pass
-per input, in registers: find the knot interval (a count over short knot vectors, binary
-search over long ones), evaluate the k + 1 non-zero basis values, and if asked their
+per input, in registers: find the knot interval, evaluate the k + 1 non-zero basis values, and if asked their
 x-derivatives, by Horner's rule from the layer's polynomial table (``spline.basis_table``),
 and write the dense feature row. The backward is then a short gather-dot of the output
 gradient with those derivatives.
 
-Used only for CPU float32/float64 tensors outside ``torch.compile`` tracing, and only when
-numba imports; everything else takes the eager path, with identical results to rounding
-(tests/test_spline_kernels.py). ``KANLAB_NUMBA=0`` in the environment disables them.
-Compiled once per dtype (serial and parallel variants) and cached on disk by numba (``cache=True``).
+Which inputs take these kernels is decided by ``kernels.dispatch`` (CPU float32/float64 tensors
+outside ``torch.compile`` tracing, numba available, not turned off by the chosen backend);
+everything else takes the eager torch kernels, with identical results to rounding
+(tests/kernels/test_spline_kernels.py). The interval search and Horner step are
+:mod:`numba_spline`'s. Compiled once per dtype (serial and parallel variants) and cached on
+disk by numba (``cache=True``).
 """
 from __future__ import annotations
 
@@ -21,27 +22,11 @@ import types
 
 import torch
 
-try:  # optional: the eager kernels in spline.py are the fallback
-    if os.environ.get("KANLAB_NUMBA", "1") == "0":
-        raise ImportError("disabled by KANLAB_NUMBA=0")
-    import numba
+from .numba_support import AVAILABLE, numba
 
-    AVAILABLE = True
-except ImportError:  # pragma: no cover - exercised when numba is missing
-    numba = None
-    AVAILABLE = False
-
-__all__ = ["AVAILABLE", "ENABLED", "applies", "features", "grad_input"]
-
-ENABLED = True  # set False to use the eager kernels only (benchmarks compare the two)
+__all__ = ["AVAILABLE", "features", "grad_input"]
 
 _PARALLEL_MIN = 1 << 15  # rows * basis below which one thread is faster than a parallel launch
-
-
-def applies(x: torch.Tensor) -> bool:
-    """Whether the compiled kernels can take ``x``."""
-    return (AVAILABLE and ENABLED and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
-            and not torch.compiler.is_compiling())
 
 
 _SERIAL: dict = {}  # kernel name -> serial compilation
@@ -61,44 +46,14 @@ def _kernel(fn):
 
 
 if AVAILABLE:
-
-    @numba.njit(inline="always", cache=True)
-    def _interval(x, t, i, n_knots):
-        """j = number of knots t[i, :] <= x (searchsorted right): a branch-free count for short
-        knot vectors, binary search for long ones."""
-        if n_knots <= 40:
-            j = 0
-            for m in range(n_knots):
-                j += t[i, m] <= x
-            return j
-        return _search(x, t, i, 0, n_knots)
-
-    @numba.njit(inline="always", cache=True)
-    def _search(x, t, i, lo, hi):
-        """The number of knots t[i, :] <= x, known to lie in [lo, hi]: binary search."""
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if t[i, mid] <= x:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+    from .numba_spline import horner as _horner, interval as _interval
 
     @numba.njit(inline="always", cache=True)
     def _locate(xv, t, th, i):
         """(j, table row, local coordinate s in [0, 1)) of input value xv of input i."""
-        n_knots = t.shape[1]
-        j = _interval(xv, t, i, n_knots)
-        row = i * (n_knots + 1) + j
+        j = _interval(xv, t, i)
+        row = i * (t.shape[1] + 1) + j
         return j, row, (xv - th[row, 0]) * th[row, 1]
-
-    @numba.njit(inline="always", cache=True)
-    def _horner(E, row, s, k, col):
-        """sum_p E[row, p, col] s^p (column col of the table: a basis value or its s-derivative)."""
-        acc = E[row, k, col]
-        for p in range(k - 1, -1, -1):
-            acc = acc * s + E[row, p, col]
-        return acc
 
     @numba.njit(inline="always", cache=True)
     def _row(x, t, E, th, out, first, dv, a, i, k, with_deriv):

@@ -23,10 +23,9 @@ ahead (in the backward its gy row) is prefetched, as those rows are now the rand
 order is saved for the backward (in * N int32 more). Sums over samples then run in another
 order: results equal the unsorted kernels' to rounding (y and gx bitwise).
 
-The k + 1 basis values (and derivatives) come from the layer's polynomial table by Horner's rule
-(as in ``spline_kernels``). The knot interval is the one uniform knots would give, checked
-against the knots, with a binary search where the check fails, so knots moved by
-``update_grid`` give the same results. The forward saves each (sample, input)'s interval and
+The knot interval and the k + 1 basis values (and derivatives) from the layer's polynomial table
+by Horner's rule are :mod:`numba_spline`'s (the interval from the guess uniform knots give,
+corrected by binary search where knots moved by ``update_grid`` make it miss). The forward saves each (sample, input)'s interval and
 local coordinate (in * N int32 + float: 2 MB at batch 4096, in = 64), so the backward neither
 searches nor needs x; the basis values are recomputed from them. Threads split the inputs: in
 the forward one block of inputs each, each writing its own partial y, summed at the end; in the
@@ -37,10 +36,10 @@ from __future__ import annotations
 
 import torch
 
-from . import numba_basis as _sk
+from . import numba_basis
 from .numba_basis import AVAILABLE, _kernel, _np, _run
 
-__all__ = ["sparse_forward", "sparse_backward", "SORT_MIN_BASIS"]
+__all__ = ["large_grid_forward", "large_grid_backward", "SORT_MIN_BASIS"]
 
 SORT_MIN_BASIS = 128  # G + k from which each input's samples are visited in knot-interval order
 _AHEAD = 8  # in that order, the y / gy row this many samples ahead is prefetched
@@ -53,7 +52,7 @@ if AVAILABLE:
     from numba.core import cgutils, types
     from numba.extending import intrinsic
 
-    _horner, _search = _sk._horner, _sk._search
+    from .numba_spline import horner as _horner, interval_from_guess as _interval, spacing as _spacing
 
     @intrinsic
     def _claim(typingctx, ctr):
@@ -97,33 +96,6 @@ if AVAILABLE:
             return context.get_dummy_value()
 
         return types.none(arr, a, write), codegen
-
-    @njit(inline="always", cache=True)
-    def _spacing(t, i):
-        """First and last knot of input i and (number of knots - 1) / span, for _interval."""
-        n = t.shape[1]
-        lo, hi = t[i, 0], t[i, n - 1]
-        return lo, hi, ((n - 1) / (hi - lo) if hi > lo else 0.0)
-
-    @njit(inline="always", cache=True)
-    def _interval(xv, t, i, t_lo, t_hi, inv):
-        """j = number of knots t[i, :] <= xv (searchsorted right; 0 for NaN, as in spline_kernels):
-        the index uniform knots would give, checked against the knots; where the check fails
-        (knots moved by update_grid, round-off) a binary search on the side it points to."""
-        n = t.shape[1]
-        if not xv >= t_lo:
-            return 0
-        if xv >= t_hi:
-            return n
-        g = min(int((xv - t_lo) * inv) + 1, n - 1)
-        lo, hi = 0, n
-        if t[i, g - 1] > xv:
-            hi = g - 1
-        elif t[i, g] <= xv:
-            lo = g + 1
-        else:
-            return g
-        return _search(xv, t, i, lo, hi)
 
     @njit(inline="always", cache=True)
     def _locate(xt, t, th, i, a, t_lo, t_hi, inv):
@@ -277,13 +249,13 @@ if AVAILABLE:
                             acc[c, o] = d * s[i, o]
 
     @_kernel
-    def _sparse_fwd(xt, t, E, th, coef, s, yp, k, chunk, js, ss, perm, sort):
+    def _large_grid_fwd(xt, t, E, th, coef, s, yp, k, chunk, js, ss, perm, sort):
         n_in = xt.shape[0]
         for b in prange(yp.shape[0]):
             _fwd_inputs(xt, t, E, th, coef, s, yp[b], b * chunk, min(n_in, b * chunk + chunk), k, js, ss, perm, sort)
 
     @_kernel
-    def _sparse_bwd(E, th, coef, s, gy, js, ss, perm, sort, need_x, need_c, need_s, gxt, gcoef, gs, k, workers):
+    def _large_grid_bwd(E, th, coef, s, gy, js, ss, perm, sort, need_x, need_c, need_s, gxt, gcoef, gs, k, workers):
         """One input at a time, claimed by the workers (each input's gradients are its own:
         nothing to reduce, results independent of scheduling)."""
         n_in, nb, n_out = coef.shape
@@ -300,14 +272,14 @@ if AVAILABLE:
 
 def _workers(work: int) -> int:
     """Threads the kernel will run on: 1 where the serial kernels run (small work, one thread)."""
-    return _sk.numba.get_num_threads() if _sk._kernels(work) is _sk._PARALLEL else 1
+    return numba_basis.numba.get_num_threads() if numba_basis._kernels(work) is numba_basis._PARALLEL else 1
 
 
-def sparse_forward(x: torch.Tensor, knots: torch.Tensor, E: torch.Tensor, th: torch.Tensor, k: int,
+def large_grid_forward(x: torch.Tensor, knots: torch.Tensor, E: torch.Tensor, th: torch.Tensor, k: int,
                    coef: torch.Tensor, s: torch.Tensor, sort: bool | None = None):
     """y (N, out) = sum_i sum_m B_m(x[:, i]) coef[i, m] s[i] for x (N, in), coef (in, G+k, out),
     s (in, out); E (or C: the values alone) and th from ``torch_basis.horner_tables``. Returns y and
-    ``order`` for :func:`sparse_backward`: the knot interval (in, N) and local coordinate (in, N)
+    ``order`` for :func:`large_grid_backward`: the knot interval (in, N) and local coordinate (in, N)
     of every input value and, if the samples were visited in knot-interval order (``sort``; by
     default when G + k >= SORT_MIN_BASIS), that order (in, N) (else an empty tensor), by which the
     first two are arranged."""
@@ -322,7 +294,7 @@ def sparse_forward(x: torch.Tensor, knots: torch.Tensor, E: torch.Tensor, th: to
     work = n * n_in * (k + 1) * coef.shape[2]
     chunk = -(-n_in // min(n_in, _workers(work)))  # one block of inputs per thread
     yp = torch.empty(-(-n_in // chunk), n, coef.shape[2], dtype=x.dtype)
-    _run("_sparse_fwd", work, _np(x.t()), _np(knots.to(x.dtype)), _np(E), _np(th), _np(coef), _np(s),
+    _run("_large_grid_fwd", work, _np(x.t()), _np(knots.to(x.dtype)), _np(E), _np(th), _np(coef), _np(s),
          yp.numpy(), k, chunk, js.numpy(), ss.numpy(), perm.numpy(), bool(sort))
     y = yp[0]
     for part in yp[1:]:  # the other threads' partial sums, added in place (no new (N, out) tensor)
@@ -330,8 +302,8 @@ def sparse_forward(x: torch.Tensor, knots: torch.Tensor, E: torch.Tensor, th: to
     return y, (js, ss, perm)
 
 
-def sparse_backward(order, E, th, k: int, coef, s, gy, need_x: bool, need_c: bool, need_s: bool):
-    """Gradients of :func:`sparse_forward` (``order``: what it returned beside y) for the output
+def large_grid_backward(order, E, th, k: int, coef, s, gy, need_x: bool, need_c: bool, need_s: bool):
+    """Gradients of :func:`large_grid_forward` (``order``: what it returned beside y) for the output
     gradient gy: (gx, gcoef, gs), None where not asked."""
     n_in, n = order[0].shape
     gxt = torch.empty(n_in if need_x else 1, n if need_x else 1, dtype=coef.dtype)  # every entry written
@@ -339,7 +311,7 @@ def sparse_backward(order, E, th, k: int, coef, s, gy, need_x: bool, need_c: boo
     gs = torch.zeros(s.shape if need_s else (1, 1), dtype=coef.dtype)
     if n:
         work = n * n_in * (k + 1) * coef.shape[2] * 2
-        _run("_sparse_bwd", work, _np(E), _np(th), _np(coef), _np(s), _np(gy), *(o.numpy() for o in order),
+        _run("_large_grid_bwd", work, _np(E), _np(th), _np(coef), _np(s), _np(gy), *(o.numpy() for o in order),
              order[2].numel() > 0, bool(need_x), bool(need_c), bool(need_s), gxt.numpy(), gcoef.numpy(), gs.numpy(), k,
              _workers(work))
     elif need_c:

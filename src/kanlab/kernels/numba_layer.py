@@ -1,5 +1,5 @@
 """Compiled (numba) forward and backward of one plain KAN layer on the k + 1 non-zero basis
-values of each input, for :mod:`fused_grad`'s training evaluations on small networks.
+values of each input, for :mod:`fused_mse`'s training evaluations on small networks.
 
 Why: an L-BFGS fit of a small KAN (the paper's [2,5,1] recipe: ~3,400 evaluations) spends its
 time in per-operation overhead: ~25 small torch kernels per evaluation, each a few
@@ -16,31 +16,32 @@ mask and Ws[o, i, c] = coef[i, c, o] * scale_sp[i, o] * mask[i, o], keeps per (i
 knot interval j, the k + 1 values B_r and their x-derivatives, base(x) and base'(x). The
 backward turns an output gradient g (out, N) into the parameter gradients (sums over rows in
 float64) and, for layers after the first, the input gradient (in, N). Results equal autograd's
-to rounding (tests/test_fused_grad.py). The interval search and Horner evaluation are
-spline_kernels'.
+to rounding (tests/kernels/test_fused_grad.py). The interval search and Horner evaluation are
+:mod:`numba_spline`'s, the base functions' codes those of :mod:`base_functions`.
 """
 from __future__ import annotations
 
-from .numba_basis import AVAILABLE, numba
+from .base_functions import IDENTITY, SILU, TANH, ZERO
+from .numba_support import AVAILABLE, numba
 
 __all__ = ["AVAILABLE", "BASE_CODES", "layer_forward", "layer_backward", "mse"]
 
-BASE_CODES = {"silu": 0, "tanh": 1, "identity": 2, "zero": 3}
+BASE_CODES = frozenset({SILU, TANH, IDENTITY, ZERO})  # the base functions' codes _base implements
+
 _FAST = {"reassoc", "contract"}
-_COUNT_MAX = 64  # knot vectors up to this length are searched by a vectorised count
 
 if AVAILABLE:
-    from .numba_basis import _horner, _search
+    from .numba_spline import horner as _horner, intervals as _intervals
 
     @numba.njit(inline="always", cache=True)
     def _base(x, pre, code):
-        """(base(x), base'(x)) for the codes of BASE_CODES, from pre = sigmoid(x) (silu) or
-        tanh(x) (tanh), computed beforehand by torch's vectorised kernels."""
-        if code == 0:
+        """(base(x), base'(x)) for the codes of ``base_functions``, from its precursor pre =
+        sigmoid(x) (silu) or tanh(x) (tanh), computed beforehand by torch's vectorised kernels."""
+        if code == SILU:
             return x * pre, pre * (1.0 + x * (1.0 - pre))
-        if code == 1:
+        if code == TANH:
             return pre, 1.0 - pre * pre
-        if code == 2:
+        if code == IDENTITY:
             return x, 1.0
         return 0.0 * x, 0.0
 
@@ -62,17 +63,8 @@ if AVAILABLE:
             n_knots = t.shape[1]
             for i in range(n_in):
                 # the knot interval j = #(knots <= x) (= first basis index + k + 1: the padded
-                # column of ws); short knot vectors: a count, vectorised over rows
-                if n_knots <= _COUNT_MAX:
-                    for a in range(n):
-                        first[i, a] = 0
-                    for m in range(n_knots):
-                        tm = t[i, m]
-                        for a in range(n):
-                            first[i, a] += h[i, a] >= tm
-                else:
-                    for a in range(n):
-                        first[i, a] = _search(h[i, a], t, i, 0, n_knots)
+                # column of ws)
+                _intervals(h, t, i, first)
                 for a in range(n):
                     xv = h[i, a]
                     b, bd = _base(xv, pre[i, a], base_code)

@@ -2,15 +2,16 @@
 from a layer's polynomial table (see ``kanlab.core.spline.basis_table``), scattered into dense
 features, and the input gradient of a feature product.
 
-``features`` runs the compiled numba kernels of :mod:`numba_basis` on CPU float tensors when they
-are available, else the eager torch kernels below (``use_compiled_kernels`` routes the eager ones
-through ``torch.compile``). Nothing here knows about layers or networks.
+``features`` runs the kernel ``dispatch.basis_kernel`` names: the compiled numba kernels of
+:mod:`numba_basis`, the eager torch kernels below, or those through ``torch.compile`` (the
+``autograd-compile`` backend). :func:`knot_interval` is the one torch knot-interval search (also
+used by ``core.spline`` and ``export``). Nothing here knows about layers or networks.
 """
 from __future__ import annotations
 
 import torch
 
-from . import numba_basis as spline_kernels
+from . import dispatch, numba_basis
 
 _HORNER_TABLES: dict = {}  # id(table) -> (table, tables); see horner_tables
 
@@ -40,6 +41,16 @@ def horner_tables(tab: torch.Tensor, k: int, n_basis: int):
     return out
 
 
+def knot_interval(x: torch.Tensor, knots: torch.Tensor, by_count: bool = False) -> torch.Tensor:
+    """j (N, in) = the number of knots knots[i, :] <= x[:, i], so that t_{j-1} <= x < t_j
+    (``searchsorted(right=True)``; values left of all knots get 0, right of them n_knots).
+    ``by_count``: count the knots instead of searching (for the exported model: ONNX has no
+    searchsorted; O(n_knots) per value; NaN gets 0 there, n_knots from the search)."""
+    if by_count:
+        return (x.unsqueeze(-1) >= knots.unsqueeze(0)).sum(-1)
+    return torch.searchsorted(knots, x.t().contiguous(), right=True).t()
+
+
 def local_values(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int, with_deriv: bool):
     """The k+1 non-zero basis values of every input from the polynomial table.
 
@@ -51,7 +62,7 @@ def local_values(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int
     k1 = k + 1
     n_rows = tab.shape[1]
     C, E, th, idx_tab = horner_tables(tab, k, knots.shape[-1] - 1 - k)
-    j = torch.searchsorted(knots, x.t().contiguous(), right=True).t()  # t_{j-1} <= x < t_j
+    j = knot_interval(x, knots)  # t_{j-1} <= x < t_j
     flat = (j + torch.arange(0, n_in * n_rows, n_rows, device=x.device)).reshape(-1)
     rows = (E if with_deriv else C).index_select(0, flat)
     tr = th.index_select(0, flat)
@@ -67,27 +78,26 @@ def local_values(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int
 
 def features(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int, with_deriv: bool):
     """Dense features (N*in, G+k) of x (N, in) and, if ``with_deriv``, the state
-    :func:`grad_input` needs for the input gradient (else None).
-
-    CPU float tensors go through the compiled kernels of ``spline_kernels`` when numba is
-    available (one pass for values and derivatives); everything else through the
-    eager ops below (``use_compiled_kernels`` routes those through torch.compile instead).
-    """
-    n_basis = knots.shape[-1] - 1 - k
-    if spline_kernels.applies(x) and not _COMPILED_ON:
+    :func:`grad_input` needs for the input gradient (else None), by the kernel that
+    ``dispatch.basis_kernel`` names for x (numba: one pass for values and derivatives)."""
+    kernel = dispatch.basis_kernel(x)
+    if kernel == "numba":
+        n_basis = knots.shape[-1] - 1 - k
         _, E, th, _ = horner_tables(tab, k, n_basis)
-        out, (first, dvals) = spline_kernels.features(x, knots, E, th, k, n_basis, with_deriv)
+        out, (first, dvals) = numba_basis.features(x, knots, E, th, k, n_basis, with_deriv)
         return out, (("numba", first, dvals) if with_deriv else None)
-    out, idx, dvals = _KERNELS["features"](x, knots, tab, k, with_deriv)
-    return out, (("eager", idx, dvals) if with_deriv else None)
+    kernels = _torch_compiled_kernels() if kernel == "compile" else _EAGER
+    out, idx, dvals = kernels["features"](x, knots, tab, k, with_deriv)
+    return out, ((kernel, idx, dvals) if with_deriv else None)
 
 
 def grad_input(grad: torch.Tensor, state) -> torch.Tensor:
-    """(N*in,) input gradient of sum(grad * features) from the state of :func:`features`."""
+    """(N*in,) input gradient of sum(grad * features) from the state of :func:`features` (by
+    the kernel that computed the features)."""
     if state[0] == "numba":
-        return spline_kernels.grad_input(state[1], state[2], grad)
-    _, idx, dvals = state
-    return _KERNELS["grad_input"](grad, idx, dvals)
+        return numba_basis.grad_input(state[1], state[2], grad)
+    kernels = _torch_compiled_kernels() if state[0] == "compile" else _EAGER
+    return kernels["grad_input"](grad, state[1], state[2])
 
 
 def _eager_features(x: torch.Tensor, knots: torch.Tensor, tab: torch.Tensor, k: int, with_deriv: bool):
@@ -103,18 +113,12 @@ def _eager_grad_input(grad: torch.Tensor, idx: torch.Tensor, dvals: torch.Tensor
 
 
 _EAGER = {"features": _eager_features, "grad_input": _eager_grad_input}
-_COMPILED: dict = {}
-_KERNELS = dict(_EAGER)
-_COMPILED_ON = False
+_COMPILED: dict = {}  # the eager kernels through torch.compile, built on first use
 
 
-def use_compiled_kernels(enabled: bool = True) -> None:
-    """Run the eager basis kernels through ``torch.compile`` (fused loops, at a one-off compile
-    cost of ~20-30 s per shape family). Off by default; while on, it replaces the numba kernels
-    too (so the two can be compared)."""
-    global _COMPILED_ON
-    if enabled and not _COMPILED:
+def _torch_compiled_kernels() -> dict:
+    """The eager kernels through ``torch.compile`` (fused loops, at a one-off compile cost of
+    ~20-30 s per shape family): the ``autograd-compile`` backend's basis kernels."""
+    if not _COMPILED:
         _COMPILED.update({name: torch.compile(fn, dynamic=True) for name, fn in _EAGER.items()})
-    _KERNELS.update(_COMPILED if enabled else _EAGER)
-    _COMPILED_ON = bool(enabled)
-
+    return _COMPILED

@@ -211,6 +211,45 @@ def _line_fit(fn, a: float, b: float, x: torch.Tensor, y: torch.Tensor, ym: floa
     return c, d, min(1.0, 1.0 - sse / sst)
 
 
+def _check_options(names, grid_number, zoom_number, iteration):
+    """The primitives to fit and the validated grid sizes: (prims, grid_number, zoom_number
+    (made odd), iteration)."""
+    if names is None:
+        names = default_library()
+    elif isinstance(names, (str, Primitive)):
+        names = [names]
+    prims = [get(n) for n in names]
+    if int(grid_number) < 1 or int(zoom_number) < 1:
+        raise ValueError("grid_number and zoom_number must be >= 1")
+    if int(iteration) < 0:
+        raise ValueError("iteration must be >= 0")
+    return prims, int(grid_number), int(zoom_number) | 1, int(iteration)
+
+
+def _finite_samples(x, y):
+    """x and y as float64 1-D tensors of equal length, pairs with a non-finite value dropped."""
+    xt, yt = _as_1d(x), _as_1d(y)
+    if xt.numel() != yt.numel():
+        raise ValueError(f"x and y need the same number of samples, got {xt.numel()} and {yt.numel()}")
+    keep = torch.isfinite(xt) & torch.isfinite(yt)
+    xt, yt = xt[keep], yt[keep]
+    if xt.numel() == 0:
+        raise ValueError("fit_affine needs at least one sample with finite x and y")
+    return xt, yt
+
+
+def _subsamples(xt, yt, coarse_samples, max_samples):
+    """The rank subsamples of the coarse grid and of the zoom / polish steps:
+    (x_coarse, centred y_coarse, SST_coarse, x_zoom, y_zoom, centred y_zoom, SST_zoom)."""
+    order = torch.argsort(xt)
+    ic = _rank_subsample(order, max(2, int(coarse_samples)))
+    iz = _rank_subsample(order, max(2, int(max_samples)))
+    xc, ycc = xt[ic], yt[ic] - yt[ic].mean()
+    xz, yz = xt[iz], yt[iz]
+    yzc = yz - yz.mean()
+    return xc, ycc, float(ycc @ ycc), xz, yz, yzc, float(yzc @ yzc)
+
+
 # --------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------
@@ -251,42 +290,17 @@ def fit_affine(
     docstring for the method and the conventions (non-finite grid points, constant
     ``y``, the ``"0"`` function).
     """
-    if names is None:
-        names = default_library()
-    elif isinstance(names, (str, Primitive)):
-        names = [names]
-    prims = [get(n) for n in names]
-    if int(grid_number) < 1 or int(zoom_number) < 1:
-        raise ValueError("grid_number and zoom_number must be >= 1")
-    if int(iteration) < 0:
-        raise ValueError("iteration must be >= 0")
-    grid_number = int(grid_number)
-    zoom_number = int(zoom_number) | 1
+    prims, grid_number, zoom_number, iteration = _check_options(names, grid_number, zoom_number, iteration)
     a_lo, a_hi = (float(v) for v in a_range)
     b_lo, b_hi = (float(v) for v in b_range)
-
-    xt, yt = _as_1d(x), _as_1d(y)
-    if xt.numel() != yt.numel():
-        raise ValueError(f"x and y need the same number of samples, got {xt.numel()} and {yt.numel()}")
-    keep = torch.isfinite(xt) & torch.isfinite(yt)
-    xt, yt = xt[keep], yt[keep]
+    xt, yt = _finite_samples(x, y)
     n = xt.numel()
-    if n == 0:
-        raise ValueError("fit_affine needs at least one sample with finite x and y")
-
     ym = float(yt.mean())
     yc = yt - ym
     sst = float(yc @ yc)
     y_scale = float(yt.abs().max())
     y_const = sst <= n * (1e-12 * y_scale) ** 2
-
-    order = torch.argsort(xt)
-    ic = _rank_subsample(order, max(2, int(coarse_samples)))
-    iz = _rank_subsample(order, max(2, int(max_samples)))
-    xc, ycc = xt[ic], yt[ic] - yt[ic].mean()
-    xz, yz = xt[iz], yt[iz]
-    yzc = yz - yz.mean()
-    sst_c, sst_z = float(ycc @ ycc), float(yzc @ yzc)
+    xc, ycc, sst_c, xz, yz, yzc, sst_z = _subsamples(xt, yt, coarse_samples, max_samples)
 
     coarse = None
     results = []
@@ -304,7 +318,7 @@ def fit_affine(
             coarse = (A, B, _grid_args(A, B, xc))
         results.append(
             _fit_one(prim, xt, yt, ym, sst, coarse, ycc, sst_c, xz, yz, yzc, sst_z,
-                     a_lo, a_hi, b_lo, b_hi, grid_number, int(iteration), zoom_number, polish)
+                     a_lo, a_hi, b_lo, b_hi, grid_number, iteration, zoom_number, polish)
         )
     return results
 

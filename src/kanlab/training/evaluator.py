@@ -48,7 +48,7 @@ class _FusedEvaluator(Evaluator):
 
     def _bind(self):
         with dispatch.using(self.backend):
-            self._run = fused_mse.evaluator(self.model, self.x, self.y, compiled=self.backend.name == "fused-numba")
+            self._run = fused_mse.evaluator(self.model, self.x, self.y, numba_layers=self.backend.name == "fused-numba")
         self._bound = self._storage()
 
     def __call__(self) -> torch.Tensor:
@@ -66,9 +66,9 @@ class _AutogradEvaluator(Evaluator):
         self.penalty = penalty.on(x) if penalty is not None else None
         self.xs, self.features = None, None
         if _is_kan(model):  # the first layer's basis features depend only on the batch and the knots
-            with torch.no_grad():
+            with torch.no_grad(), dispatch.using(backend):  # the backend's kernels, and its large-grid rule
                 self.xs = model.select_inputs(x)
-                if not model.layers[0].use_sparse():
+                if not model.layers[0].uses_large_grid():
                     self.features = model.layers[0].basis(self.xs)
 
     def _predict(self) -> torch.Tensor:

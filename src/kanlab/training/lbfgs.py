@@ -19,14 +19,10 @@ import math
 import numpy as np
 import torch
 
-try:  # optional: compiles the small loops below; plain Python (and torch ops) otherwise
-    from numba import njit as _njit
-    _COMPILED = True
-except ImportError:  # pragma: no cover - exercised when numba is missing
-    _COMPILED = False
-
-    def _njit(**_):
-        return lambda fn: fn
+from ..kernels import dispatch
+# numba (where it runs: see kernels.numba_support, KANLAB_NUMBA) compiles the small loops below;
+# plain Python (and torch ops) otherwise. dispatch.lbfgs_uses_numba decides per call.
+from ..kernels.numba_support import njit as _njit
 
 __all__ = ["LBFGS"]
 
@@ -149,6 +145,16 @@ class LBFGS:
     ``closure()`` must zero the gradients, compute the loss, call backward and return the loss.
     The state (history, last direction and step) carries over between ``step`` calls, as in
     ``torch.optim.LBFGS``.
+
+    The flat-parameter contract: when the parameters share one dtype and device, the
+    constructor rebinds each parameter's ``.data`` to a view of one flat buffer (trial points are
+    then written with one copy). So (1) build anything that holds raw views of parameter storage
+    (numpy views, data pointers, e.g. the fused evaluator) after the optimiser, or check the
+    storage before use, as ``training.evaluator`` does; (2) if someone rebinds a parameter's
+    ``.data`` between steps, the next ``step`` notices and falls back to per-parameter copies;
+    (3) ``release()`` gives every parameter its own storage again (the fit loop calls it when the
+    fit ends, also on an exception). Gradients are read from each parameter's ``.grad``.
+    tests/training/test_fit_parts.py and tests/training/test_optim.py check this contract.
     """
 
     def __init__(self, params, lr: float = 1.0, max_iter: int = 20, max_eval: int | None = None,
@@ -295,7 +301,7 @@ class LBFGS:
         slot = self._order.pop(0) if len(self._order) == m else len(self._order)
         self._order.append(slot)
         order = np.asarray(self._order, dtype=np.int64)
-        if _COMPILED and self._hist.device.type == "cpu":
+        if dispatch.lbfgs_uses_numba(self._hist):
             _push_pair(self._hist.numpy(), order, slot, s.detach().numpy(), y.detach().numpy(), self._sy, self._yy)
         else:
             self._hist[slot].copy_(s)
@@ -313,7 +319,7 @@ class LBFGS:
         if not self._order:
             return g.mul(-self.H_diag)
         m, h = self.history_size, self.H_diag
-        if _COMPILED and g.device.type == "cpu":
+        if dispatch.lbfgs_uses_numba(g):
             out = torch.empty_like(g)
             _direction_flat(self._hist.numpy(), np.asarray(self._order, dtype=np.int64), self._rho, self._sy,
                             self._yy, g.detach().numpy(), float(h), out.numpy())

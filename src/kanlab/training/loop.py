@@ -21,6 +21,7 @@ import warnings
 
 import torch
 
+from ..kernels import dispatch
 from ..validate import check_dataset
 from . import losses
 from .config import FitConfig
@@ -145,7 +146,8 @@ def _train(model, dataset, cfg: FitConfig, cleanup: contextlib.ExitStack) -> Fit
         if stale:
             evaluator = build_evaluator(model, xb, yb, params, cfg, loss_fn, custom_loss, penalty)
             recorder.set_backend(evaluator.backend)
-        optimizer_step(optimizer, evaluator)
+        with dispatch.using(evaluator.backend):  # the optimiser's own kernels (L-BFGS updates) follow it too
+            optimizer_step(optimizer, evaluator)
         if not guard.check(evaluator.loss.detach()):
             warnings.warn(f"loss became non-finite at step {step}; restored the parameters of step {step - 1} and "
                           "stopped (try a smaller lr, Adam, or check the data scale)", RuntimeWarning, stacklevel=3)

@@ -2,7 +2,7 @@
 
 ``gradient`` and ``laplacian`` are batched and differentiable (usable inside a loss): the
 B-spline basis has closed-form derivatives that autograd uses at every order (see
-:func:`kanlab.spline.basis`), so nested autograd here is exact, not a finite difference.
+:func:`kanlab.core.spline.basis`), so nested autograd here is exact, not a finite difference.
 """
 from __future__ import annotations
 

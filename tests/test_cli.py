@@ -1,8 +1,11 @@
 import os
 
+import pytest
+
 from kanlab.cli import main
 
 
+@pytest.mark.slow
 def test_demo_writes_model_and_plot(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--fit", "--out", str(out), "--steps", "2", "--quiet"]) == 0
@@ -30,6 +33,7 @@ def test_discover_cli_user_errors_exit_2(tmp_path, capsys):
     assert "at least 20 rows" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_discover_cli_writes_outputs(tmp_path, capsys):
     import numpy as np
 

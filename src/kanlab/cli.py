@@ -6,10 +6,13 @@ no Python traceback is shown for them.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import math
 import os
 import sys
 import time
+import warnings
 
 __all__ = ["main"]
 
@@ -34,30 +37,114 @@ def _write_discovery(res, out, var_names, X=None, target="y"):
     if X is not None:
         import torch
 
-        res.model.plot(os.path.join(out, "network.png"), x=torch.as_tensor(X, dtype=torch.float64), in_vars=var_names)
+        res.model.plot(os.path.join(out, "network.png"), x=torch.as_tensor(X, dtype=torch.float64), in_vars=var_names,
+                       out_vars=[target])
+    with open(os.path.join(out, "report.md"), "w") as fh:
+        fh.write("\n".join(_report_lines(res, target)) + "\n")
+
+
+def _report_lines(res, target):
+    """report.md: the result, every stage's outcome, every candidate, the Pareto front."""
+    def cell(text):
+        return str(text).replace("|", "\\|")
+
     lines = ["# kanlab discover report", "", f"formula: `{target} = {res.formula}`", "",
              f"- test RMSE of the formula: {res.test_rmse:.4g}", f"- test R^2: {res.r2:.6f}",
+             f"- chosen pipeline: {res.transform}",
              f"- test RMSE of the numeric (spline) model before symbolic fitting: {res.model_numeric_rmse:.4g}",
-             f"- pruned network shape: {res.model.width}", f"- time: {res.seconds:.1f} s", "",
-             "## Pareto front (complexity vs test RMSE)", "", "| complexity | test RMSE | formula |", "|---|---|---|"]
-    lines += [f"| {c} | {e:.3g} | `{f}` |" for c, e, f in res.pareto]
-    with open(os.path.join(out, "report.md"), "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+             f"- network shape: {res.model.width}", f"- time: {res.seconds:.1f} s", "",
+             "## Stages", "", "| stage | status | message | s |", "|---|---|---|---|"]
+    lines += [f"| {cell(e.stage)} | {e.status} | {cell(e.message)} | {e.seconds:.1f} |" for e in res.log]
+    lines += ["", "## Candidates (one per pipeline)", "",
+              "| pipeline | fitted to | complexity | train RMSE | held-out RMSE | formula |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {c.pipeline} | {cell('log|y|' if c.transform == 'log' else 'y')} | {c.complexity} | "
+              f"{c.train_rmse:.3g} | {c.val_rmse:.3g} | `{cell(c.formula)}` |" for c in res.candidates]
+    lines += ["", "## Pareto front (complexity vs test RMSE)", "", "| complexity | test RMSE | pipeline | formula |",
+              "|---|---|---|---|"]
+    lines += [f"| {c} | {e:.3g} | {p.pipeline} | `{cell(f)}` |" for p in res.pareto for c, e, f in [p]]
+    return lines
+
+
+def _short(text, width):
+    text = str(text)
+    return text if len(text) <= width else text[: width - 4] + " ..."
+
+
+class _ShortFormatter(logging.Formatter):
+    """One line per record, at most ``width`` characters."""
+
+    def __init__(self, prefix="  ", width=110):
+        super().__init__()
+        self.prefix, self.width = prefix, width
+
+    def format(self, record):
+        return self.prefix + _short(" ".join(record.getMessage().split()), self.width - len(self.prefix))
+
+
+@contextlib.contextmanager
+def _discover_output(quiet: bool, verbose: bool):
+    """discover's stage progress (logger "kanlab.discover", INFO and up, one short line each) to
+    stdout unless ``quiet``; with ``verbose`` everything else of the "kanlab" loggers (details at
+    DEBUG, the compute paths the fits take) to stderr as well."""
+    log = logging.getLogger("kanlab")
+    handlers = []
+    if not quiet:
+        h = logging.StreamHandler(sys.stdout)
+        h.setLevel(logging.INFO)
+        h.addFilter(lambda r: r.name.startswith("kanlab.discover"))  # others (compute paths): --verbose
+        h.setFormatter(_ShortFormatter())
+        handlers.append(h)
+    if verbose:
+        h = logging.StreamHandler(sys.stderr)
+        h.setLevel(logging.DEBUG)
+        h.addFilter(lambda r: r.levelno < logging.INFO or not r.name.startswith("kanlab.discover"))
+        h.setFormatter(logging.Formatter("kanlab: %(message)s"))
+        handlers.append(h)
+    old = log.level
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for h in handlers:
+        log.addHandler(h)
+    try:
+        with warnings.catch_warnings():
+            # discover's own warning about the formula's error is also a stage line (result: warning)
+            warnings.filterwarnings("ignore", message="the symbolic formula's test RMSE", category=UserWarning)
+            yield
+    finally:
+        for h in handlers:
+            log.removeHandler(h)
+        log.setLevel(old)
+
+
+def _print_result(res, target, out):
+    formula = f"{target} = {res.formula}"
+    if len(formula) > 150:
+        formula = _short(formula, 120) + " (full formula in formula.txt)"
+    print(formula)
+    print(f"test RMSE {res.test_rmse:.4g}, R^2 {res.r2:.6f} ({res.transform} pipeline, {res.seconds:.1f} s)")
+    print("Pareto front (complexity vs held-out RMSE):")
+    print(f"  {'complexity':>10}  {'RMSE':>9}  formula")
+    for c, e, f in res.pareto:
+        print(f"  {c:>10}  {e:>9.3g}  {_short(f, 84)}")
+
+
+def _run_discover(X, y, names, target, args):
+    from .model import discover
+
+    with _discover_output(args.quiet, getattr(args, "verbose", False)):
+        res = discover(X, y, var_names=names, seed=args.seed)
+    _print_result(res, target, args.out)
+    _write_discovery(res, args.out, names, X, target)
+    print(f"wrote formula.txt, formula.tex, formula.py, model.kan, network.png, report.md to {args.out}")
+    return 0
 
 
 def _cmd_discover(args) -> int:
-    from .model import discover
-
     from .datasets.tabular import read_csv
 
     X, y, names = read_csv(args.csv, args.target, args.features)
     print(f"kanlab discover: {len(y)} rows, features {', '.join(names)} -> {args.target}")
-    res = discover(X, y, var_names=names, seed=args.seed, verbose=not args.quiet)
-    print(f"{args.target} = {res.formula}")
-    print(f"test RMSE {res.test_rmse:.4g}, R^2 {res.r2:.6f} ({res.seconds:.1f} s)")
-    _write_discovery(res, args.out, names, X, args.target)
-    print(f"wrote formula.txt, formula.tex, formula.py, model.kan, network.png, report.md to {args.out}")
-    return 0
+    return _run_discover(X, y, names, args.target, args)
 
 
 def _cmd_reproduce(args) -> int:
@@ -79,18 +166,12 @@ def _cmd_demo(args) -> int:
 def _demo_discover(args) -> int:
     import numpy as np
 
-    from .model import discover
-
     print("kanlab demo: discover the law behind samples of relativistic velocity addition, (u + v) / (1 + u v)")
     rng = np.random.default_rng(0)
     X = rng.uniform(-0.9, 0.9, size=(1000, 2))
     y = (X[:, 0] + X[:, 1]) / (1 + X[:, 0] * X[:, 1])
-    res = discover(X, y, var_names=["u", "v"], seed=0, verbose=not args.quiet)
-    print(f"w = {res.formula}")
-    print(f"test RMSE {res.test_rmse:.3g}, R^2 {res.r2:.6f}, {res.seconds:.1f} s")
-    _write_discovery(res, args.out, ["u", "v"], X, "w")
-    print(f"wrote formula.txt, formula.tex, formula.py, model.kan, network.png, report.md to {args.out}")
-    return 0
+    args.seed = 0
+    return _run_discover(X, y, ["u", "v"], "w", args)
 
 
 def _demo_fit(args) -> int:
@@ -138,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="kanlab_demo", help="output directory (default: kanlab_demo)")
     d.add_argument("--steps", type=int, default=50, help="LBFGS steps per grid (default: 50)")
     d.add_argument("--quiet", action="store_true", help="no progress output")
+    d.add_argument("--verbose", action="store_true", help="details of every discover stage to stderr")
     d.add_argument("--fit", action="store_true", help="the grid-extension fitting demo instead of discover")
     d.set_defaults(func=_cmd_demo)
     c = sub.add_parser("discover", help="find a formula for a CSV column: formula, plot, model, report")
@@ -146,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--features", default=None, help="comma-separated feature columns (default: all others)")
     c.add_argument("--out", default="kanlab_discover", help="output directory (default: kanlab_discover)")
     c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--quiet", action="store_true")
+    c.add_argument("--quiet", action="store_true", help="no stage progress lines")
+    c.add_argument("--verbose", action="store_true", help="details of every stage (logging DEBUG) to stderr")
     c.set_defaults(func=_cmd_discover)
     r = sub.add_parser("reproduce", help="run one of the paper's experiments and write tables and plots")
     r.add_argument("name", help="experiment name (toy, special, feynman, pde, continual, rapidity, knots, anderson)")

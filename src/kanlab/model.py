@@ -91,5 +91,5 @@ class KAN(KANNetwork):
 
 
 def discover(X, y, var_names=None, seed: int = 0, **kwargs):
-    """Data -> formula: see :func:`kanlab.discover.discover`. ``result.model`` is a :class:`KAN`."""
+    """Data -> formula: see :func:`kanlab.discovery.pipeline.discover` (options: :class:`kanlab.discovery.config.DiscoverConfig`). ``result.model`` is a :class:`KAN`."""
     return discovery_pipeline.discover(X, y, var_names=var_names, seed=seed, model_cls=KAN, **kwargs)

@@ -87,14 +87,14 @@ def test_seeded_init_is_reproducible_and_global_rng_untouched():
 
 
 def test_update_grid_preserves_function_on_samples():
-    from kanlab.core import spline_fit
+    from kanlab.core import spline_lstsq
 
     layer = trained_like_layer()
     # a smooth learned-like function on every edge
     xs = torch.linspace(-1, 1, 200, dtype=torch.float64)[:, None].expand(200, 3)
     freq = torch.arange(1, 13, dtype=torch.float64).reshape(1, 3, 4) / 12
     with torch.no_grad():
-        layer.coef.copy_(spline_fit.curve_to_coef(xs, torch.sin(2 * freq * xs[..., None]), layer.knots, 3))
+        layer.coef.copy_(spline_lstsq.curve_to_coef(xs, torch.sin(2 * freq * xs[..., None]), layer.knots, 3))
     x = (torch.rand(2000, 3, dtype=torch.float64) ** 2) * 1.8 - 0.9  # skewed samples
     before = layer(x)
     layer.update_grid(x)

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.interpolate import BSpline
 
-from kanlab.core import spline, spline_fit
+from kanlab.core import spline, spline_lstsq
 
 
 def random_knots(n_in, n_knots, seed):
@@ -75,13 +75,13 @@ def test_curve_to_coef_roundtrip_and_rank_deficient():
     t = spline.uniform_knots(2, G, k, dtype=torch.float64)
     coef = torch.randn(2, G + k, 3, dtype=torch.float64)
     x = torch.rand(400, 2, dtype=torch.float64) * 2 - 1
-    y = spline_fit.coef_to_curve(x, coef, t, k)
-    back = spline_fit.curve_to_coef(x, y, t, k)
-    assert torch.allclose(spline_fit.coef_to_curve(x, back, t, k), y, atol=1e-10)
+    y = spline_lstsq.coef_to_curve(x, coef, t, k)
+    back = spline_lstsq.curve_to_coef(x, y, t, k)
+    assert torch.allclose(spline_lstsq.coef_to_curve(x, back, t, k), y, atol=1e-10)
     # only 3 samples for 11 basis functions: minimum-norm, finite, no crash
-    few = spline_fit.curve_to_coef(x[:3], y[:3], t, k)
+    few = spline_lstsq.curve_to_coef(x[:3], y[:3], t, k)
     assert torch.isfinite(few).all()
-    assert torch.allclose(spline_fit.coef_to_curve(x[:3], few, t, k), y[:3], atol=1e-8)
+    assert torch.allclose(spline_lstsq.coef_to_curve(x[:3], few, t, k), y[:3], atol=1e-8)
 
 
 def test_curve_to_coef_large_grid_uses_banded_solver():
@@ -89,14 +89,14 @@ def test_curve_to_coef_large_grid_uses_banded_solver():
     t = spline.uniform_knots(2, G, k, dtype=torch.float64)
     coef = torch.randn(2, G + k, 2, dtype=torch.float64)
     x = torch.rand(5000, 2, dtype=torch.float64) * 2 - 1
-    y = spline_fit.coef_to_curve(x, coef, t, k)
-    back = spline_fit.curve_to_coef(x, y, t, k)
-    assert (spline_fit.coef_to_curve(x, back, t, k) - y).abs().max() < 1e-6
+    y = spline_lstsq.coef_to_curve(x, coef, t, k)
+    back = spline_lstsq.curve_to_coef(x, y, t, k)
+    assert (spline_lstsq.coef_to_curve(x, back, t, k) - y).abs().max() < 1e-6
 
 
 def test_curve_to_coef_constant_input_does_not_crash():
     t = spline.uniform_knots(1, 5, 3, dtype=torch.float64)
     x = torch.zeros(50, 1, dtype=torch.float64)
     y = torch.ones(50, 1, 1, dtype=torch.float64)
-    c = spline_fit.curve_to_coef(x, y, t, 3)
+    c = spline_lstsq.curve_to_coef(x, y, t, 3)
     assert torch.isfinite(c).all()

@@ -31,7 +31,7 @@ def test_no_symmetry_in_a_generic_function():
 def test_products_and_ratios_need_positive_variables():
     f = lambda X: X[:, 1] * X[:, 2]  # noqa: E731 - a product, but x2 changes sign
     found = sym.find_symmetry(f, _samples(), [1, 2], LO, HI, 1e-9, np.random.default_rng(1))
-    assert found is None or found[0] not in ("prod", "ratio")
+    assert found is None  # not a product (x2 < 0 somewhere), nor a function of x1 + x2 or x1 - x2
 
 
 @pytest.mark.parametrize("kind", sym.KINDS)
@@ -47,6 +47,7 @@ def test_recover_gives_points_of_the_box_with_that_combination(kind):
     assert np.allclose(back, u, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_discover_reduces_a_symmetric_pair_on_the_data_and_solves_afresh():
     import kanlab
     rng = np.random.default_rng(0)

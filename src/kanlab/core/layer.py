@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from . import spline, spline_fit
+from . import spline, spline_lstsq
 from ..kernels import base_functions, dispatch
 from ..kernels.large_grid import large_grid_matmul
 from ..validate import check_range
@@ -94,7 +94,7 @@ class KANLayer(nn.Module):
             # the paper's initialisation: the spline interpolating small noise at the grid points
             noise = (rand(self.grid + 1, self.in_dim, self.out_dim) - 0.5) * self.noise_scale / self.grid
             pts = spline.interior(self.knots, self.k).t()
-            self.coef.copy_(spline_fit.curve_to_coef(pts, noise, self.knots, self.k))
+            self.coef.copy_(spline_lstsq.curve_to_coef(pts, noise, self.knots, self.k))
             s = 1.0 / math.sqrt(self.in_dim)
             self.scale_base.copy_(self.scale_base_mu * s + self.scale_base_sigma * (rand(self.in_dim, self.out_dim) * 2 - 1) * s)
             self.scale_sp.fill_(self.scale_sp_init * s)
@@ -255,8 +255,8 @@ class KANLayer(nn.Module):
         ok = (hi - lo) > 1e-8 * (1.0 + hi.abs() + lo.abs())  # constant inputs keep their grid
         if not bool(ok.any()):
             return
-        y = spline_fit.coef_to_curve(xs[:, ok], self.coef[ok], self.knots[ok], self.k)
-        self.coef[ok] = spline_fit.curve_to_coef(xs[:, ok], y, new_knots[ok], self.k)
+        y = spline_lstsq.coef_to_curve(xs[:, ok], self.coef[ok], self.knots[ok], self.k)
+        self.coef[ok] = spline_lstsq.curve_to_coef(xs[:, ok], y, new_knots[ok], self.k)
         self.knots[ok] = new_knots[ok]
         self.refresh_basis_table()
 
@@ -282,10 +282,10 @@ class KANLayer(nn.Module):
         u = (torch.arange(per, dtype=g_new.dtype, device=g_new.device) + 0.5) / per
         xs = (g_new[:, :-1, None] + (g_new[:, 1:, None] - g_new[:, :-1, None]) * u).reshape(self.in_dim, -1)
         xs = torch.cat([xs, g_new[:, :1], g_new[:, -1:] - 1e-9 * (g_new[:, -1:] - g_new[:, :1])], dim=1).t()
-        y = spline_fit.coef_to_curve(xs, self.coef, self.knots, self.k)
+        y = spline_lstsq.coef_to_curve(xs, self.coef, self.knots, self.k)
         new = copy.deepcopy(self)
         new.grid = new_grid
         new.knots = new_knots.contiguous()
-        new.coef = nn.Parameter(spline_fit.curve_to_coef(xs, y, new_knots, self.k))
+        new.coef = nn.Parameter(spline_lstsq.curve_to_coef(xs, y, new_knots, self.k))
         new.refresh_basis_table()
         return new

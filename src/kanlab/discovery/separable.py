@@ -21,7 +21,7 @@ as 0, 1, -1 inside the box, so that the pieces come out simple):
              the second piece of each side is solved as a difference, f(A, b1) - f(A, b0))
 
 Order of the tests on f (or a piece): an additive or product split; else a two-variable
-symmetry (:mod:`kanlab.discover_symmetry`: f depends on x_i, x_j only through x_i - x_j,
+symmetry (:mod:`kanlab.discovery.symmetry`: f depends on x_i, x_j only through x_i - x_j,
 x_i + x_j, x_i x_j or x_i / x_j), after which the pair is one new variable; else a split of a
 transform of f (1/f, f^2, log|f|, sin f, tan f); a rank-2 split of f itself only when no
 transform splits more simply (asin(a / n) is nearly rank 2 within the oracle's tolerance, while
@@ -43,6 +43,7 @@ import torch
 
 from . import symmetry
 from .. import symbolic
+from ..symbolic.rank import tiny_stretch
 
 __all__ = ["separable_formula"]
 
@@ -145,14 +146,10 @@ _INNER_SYMPY = {"x^2": lambda s: s ** 2, "x^3": lambda s: s ** 3, "1/x": lambda 
                 "cos": sympy.cos}
 
 
-_SCALE_FREE = {"x", "x^2", "x^3", "x^4", "x^5", "1/x", "1/x^2", "sqrt", "1/sqrt", "abs", "sgn", "0"}
-
-
 def _cost(s, u) -> int:
     """Complexity of a fitted edge, +2 for a transcendental function used over a tiny stretch of
-    its argument (|a| range(u) < 1), where it only mimics a low-order polynomial."""
-    tiny = s.name not in _SCALE_FREE and abs(s.fit.a) * float(np.ptp(u)) < 1.0
-    return s.complexity + (2 if tiny else 0)
+    its argument (:func:`kanlab.symbolic.rank.tiny_stretch`)."""
+    return s.complexity + (2 if tiny_stretch(s.name, s.fit.a, float(np.ptp(u))) else 0)
 
 
 def _fit_1d(f, k, ctx, tol):
@@ -299,7 +296,7 @@ def _solve(f, idx, ctx, tol, depth=0):
 
 def _reduce(f, found, idx, ctx):
     """(F, new idx) for f that depends on two of its variables only through one combination u
-    (``found`` = (kind, i, j), see discover_symmetry): F reads u from a new column and sets the
+    (``found`` = (kind, i, j), see kanlab.discovery.symmetry): F reads u from a new column and sets the
     pair from it."""
     kind, i, j = found
     bi, bj = (ctx.lo[i], ctx.hi[i]), (ctx.lo[j], ctx.hi[j])
@@ -355,7 +352,7 @@ def _diff(f, cols, v1, v0):
 
 
 def separable_formula(oracle, lo, hi, idx, tol, syms, fallback, lib=None, seed=0, max_fallbacks=2,
-                      root_symmetry=None):
+                      root_symmetry=None, on_error=None):
     """A formula for the oracle on the box [lo, hi] over the variables idx, built from
     separable pieces (see the module docstring), or None when f is not separable at all or the
     pieces need more than ``max_fallbacks`` KAN fits. For one variable: a library edge or a
@@ -363,8 +360,11 @@ def separable_formula(oracle, lo, hi, idx, tol, syms, fallback, lib=None, seed=0
     ``fallback(X, y, names)``: a sympy formula in Symbols ``names`` (one per column of X) fitted
     to samples of a non-separable piece. ``root_symmetry(kind, i, j)``, when given, is called
     instead of reducing the oracle when f itself (not a piece) has a symmetry of
-    :mod:`kanlab.discover_symmetry` and no additive or product split; it returns the formula
-    (e.g. found afresh on the data with x_i, x_j replaced by their combination), or None."""
+    :mod:`kanlab.discovery.symmetry` and no additive or product split; it returns the formula
+    (e.g. found afresh on the data with x_i, x_j replaced by their combination), or None.
+    ``on_error(exc)``, when given, is told of a numerical failure (a piece not finite on the box, a
+    singular matrix, an overflow) that ended the search; the result is then None, as when f
+    does not split."""
     n = len(lo)
     ctx = _Ctx(oracle, np.asarray(lo, float), np.asarray(hi, float), tol, syms, fallback, lib, seed, max_fallbacks,
                root_symmetry)
@@ -375,5 +375,9 @@ def separable_formula(oracle, lo, hi, idx, tol, syms, fallback, lib=None, seed=0
         ctx.max_fallbacks = 0  # a library edge or composition, else None (a KAN fit is the caller's)
     try:
         return _solve(lambda X: oracle(X[:, :n]), idx, ctx, tol)  # extra columns: combinations
-    except (_GiveUp, ValueError, ZeroDivisionError, np.linalg.LinAlgError, OverflowError):
-        return None  # includes pieces that are not finite on the box
+    except _GiveUp:
+        return None  # not separable, or a piece not finite on the box
+    except (ValueError, ZeroDivisionError, np.linalg.LinAlgError, OverflowError) as e:
+        if on_error is not None:
+            on_error(e)
+        return None

@@ -1,4 +1,4 @@
-"""Two-variable symmetries, tested on a numeric oracle, for :func:`kanlab.discover_separable`.
+"""Two-variable symmetries, tested on a numeric oracle, for :mod:`kanlab.discovery.separable`.
 
 A function of several variables often depends on two of them only through one combination
 (the tests of Udrescu & Tegmark's AI Feynman). On the oracle f, for a pair (x_i, x_j):

@@ -15,6 +15,7 @@ import sympy
 import torch
 
 from .. import symbolic
+from .expression import real_values
 
 __all__ = ["symbolic_formula", "bounded_simplify", "to_latex", "to_callable", "to_python_source", "formula_check", "round_expr"]
 
@@ -125,7 +126,8 @@ def to_python_source(exprs, var_names, name: str = "formula") -> str:
 
 def to_callable(exprs, var_names, backend: str = "numpy"):
     """A function of the variables (as separate arguments or one (N, n) array) returning the
-    formulas' values, (N,) for one expression or (N, n_out) for a list."""
+    formulas' values, (N,) for one expression or (N, n_out) for a list. With numpy, a value that is
+    complex (non-zero imaginary part) comes back as NaN, like numpy's own sqrt(-1)."""
     if backend not in ("numpy", "torch"):
         raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
     single = not isinstance(exprs, (list, tuple))
@@ -142,7 +144,7 @@ def to_callable(exprs, var_names, backend: str = "numpy"):
         for fn in funcs:
             v = fn(*args)
             if backend == "numpy":
-                v = np.broadcast_to(np.asarray(v, dtype=float), np.shape(ref))
+                v = real_values(v, np.shape(ref))  # complex values are NaN, never cast to real
             else:
                 v = torch.as_tensor(v, dtype=ref.dtype).expand(ref.shape)
             outs.append(v)

@@ -98,7 +98,8 @@ def _polish(prim: Primitive, a0: float, b0: float, x: torch.Tensor, y: torch.Ten
         accepted = False
         for _try in range(12):
             try:
-                step = np.linalg.solve(H + lam * np.diag(dH), g)
+                with np.errstate(over="ignore", invalid="ignore"):  # a huge damping: a rejected (non-finite) step
+                    step = np.linalg.solve(H + lam * np.diag(dH), g)
             except np.linalg.LinAlgError:
                 lam *= 10.0
                 continue

@@ -37,10 +37,21 @@ from typing import Any, Iterable
 from .affine_fit import AffineFit, fit_affine
 from ..core.primitives import Primitive, default_library, get
 
-__all__ = ["Suggestion", "suggest", "ranking_score", "accuracy_term", "FLOOR"]
+__all__ = ["Suggestion", "suggest", "ranking_score", "accuracy_term", "FLOOR", "SCALE_FREE", "tiny_stretch"]
 
 #: floor added to the unexplained variance 1 - R^2 (accuracy saturates at -40 dB)
 FLOOR = 1e-4
+
+#: library functions whose shape does not depend on the scale of their argument
+SCALE_FREE = frozenset({"x", "x^2", "x^3", "x^4", "x^5", "1/x", "1/x^2", "sqrt", "1/sqrt", "abs", "sgn", "0"})
+
+
+def tiny_stretch(name: str, a: float, span: float) -> bool:
+    """True when a fitted ``c f(a x + b) + d`` with a transcendental f (not in SCALE_FREE) only
+    uses a tiny stretch of f's argument (|a| * span < 1, span = the range of x): there f merely
+    mimics a low-order polynomial, so the polynomial should be preferred (discover adds 2 to such
+    a candidate's complexity)."""
+    return name not in SCALE_FREE and abs(a) * span < 1.0
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,15 @@
-"""Snapping a fitted formula's constants to simple values (used by :func:`kanlab.discover`).
+"""Snapping a fitted formula's constants to simple values: the one recipe every discover pipeline
+uses (:func:`snap_formula`), and the rounding levels of the Pareto list (:func:`rounded_variants`).
+
+The recipe, :func:`snap_formula`:
+  1. (``refit=True`` only: for a formula whose constants carry only an oracle's accuracy, such as
+     the separable pipeline's pieces) refit the float constants on the data
+     (:func:`kanlab.symbolic.expression.polish_constants`), then snap; twice, since snapping the
+     constants inside functions (1.0000001 t - 1.5707963) makes equal terms merge and the refit
+     then moves the remaining constants onto simple values; then replace calls that are straight
+     lines over the data by those lines (:func:`linearise_flat_calls`) and snap once more;
+  2. snap (:func:`snap_constants`), described below. A KAN's formula (constants trained on the
+     data already) takes this step only.
 
 A formula fitted to data carries float constants such as 0.99999 or 3.14158. ``snap_constants``
 first rewrites the formula so that each constant is free to move on its own (products expanded
@@ -16,11 +27,39 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
-from ..discovery.transforms import evaluate, polish_constants
-from ..discovery.transforms import rmse as _rmse
-from .formula import bounded_simplify
+from .expression import EVAL_ERRORS, evaluate, polish_constants
+from .expression import rmse as _rmse
+from .formula import bounded_simplify, round_expr
 
-__all__ = ["snap_constants", "linearise_flat_calls"]
+__all__ = ["snap_formula", "snap_constants", "linearise_flat_calls", "rounded_variants", "simplify_bounded",
+           "ROUNDING_DIGITS"]
+
+#: significant digits of the rounded variants of a formula offered in the Pareto list
+ROUNDING_DIGITS = (1, 2, 3, 4, 6)
+
+#: what a sympy rewrite may raise on a formula it cannot handle (then the formula stays as it was)
+_REWRITE_ERRORS = EVAL_ERRORS + (sympy.polys.polyerrors.BasePolynomialError, sympy.SympifyError)
+
+
+def snap_formula(expr, syms, X, y, tol: float = 1e-3, refit: bool = False):
+    """The constant-snapping recipe of the module docstring: ``refit=False`` for a formula whose
+    constants were fitted on (X, y) already (a KAN's), ``refit=True`` for one whose constants
+    only approximate (the separable pipeline's, built on an oracle). ``tol``: a snap may raise
+    the training RMSE by this fraction (see :func:`snap_constants`)."""
+    if not refit:
+        return snap_constants(expr, syms, X, y, tol=tol)
+    for _ in range(2):
+        expr = snap_constants(polish_constants(expr, syms, X, y), syms, X, y, tol=tol)
+    flat = linearise_flat_calls(expr, syms, X, y)  # e.g. a fitted asin(0.016 a) that is a line
+    if flat is not expr:
+        expr = snap_constants(flat, syms, X, y, tol=tol)
+    return expr
+
+
+def rounded_variants(expr, digits=ROUNDING_DIGITS):
+    """expr with its floats rounded to each number of significant ``digits``, each simplified
+    (bounded): the simpler, less accurate alternatives the Pareto list offers."""
+    return [_simplify(round_expr(expr, d)) for d in digits]
 
 
 def _nice_values(v: float):
@@ -97,13 +136,19 @@ def _unify_close(expr, rtol=1e-5):
 def snap_constants(expr, syms, X, y, tol=1e-3):
     """Distribute constants into function arguments, pull the scale out of powers and logs of
     sums (see _pull_scale), and replace each float by a simple value when the training RMSE stays
-    within (1 + tol) of the start (plus 1e-9 * std(y))."""
+    within (1 + tol) of the start (plus 1e-9 * std(y)). A formula that is not finite at every row of
+    (X, y) is returned without snapping."""
     expr = sympy.expand(expr, power_exp=True, log=False, multinomial=False, deep=True)
+    if not math.isfinite(_rmse(expr, syms, X, y)):
+        # not finite (or not real) somewhere on its own data: there is no error a snap could keep
+        # (every trial would pass an infinite limit, down to the formula 0); left as it is, the
+        # caller rejects it (see kanlab.discovery.candidates.make_candidate)
+        return expr
     try:
         pulled = sympy.expand(_pull_scale(expr), power_exp=True, log=False, multinomial=False, deep=True)
         if _rmse(pulled, syms, X, y) <= _rmse(expr, syms, X, y) * (1 + 1e-9) + 1e-12 * float(np.std(y)):
             expr = pulled
-    except Exception:  # noqa: BLE001 - a rewrite sympy cannot do leaves the formula as it was
+    except _REWRITE_ERRORS:  # a rewrite sympy cannot do leaves the formula as it was
         pass
     base = _rmse(expr, syms, X, y)
     limit = base * (1 + tol) + 1e-9 * float(np.std(y))
@@ -126,9 +171,12 @@ def snap_constants(expr, syms, X, y, tol=1e-3):
     return _simplify(expr.xreplace({f: v for f, v in exact.items() if not isinstance(v, sympy.Float)}))
 
 
-def _simplify(expr, max_ops: int = 80):
+def simplify_bounded(expr, max_ops: int = 80):
     """sympy.simplify bounded in size and time (see formula.bounded_simplify)."""
     return bounded_simplify(expr, seconds=5.0, max_ops=max_ops)
+
+
+_simplify = simplify_bounded
 
 
 _CURVED = (sympy.sin, sympy.cos, sympy.tan, sympy.asin, sympy.atan, sympy.exp, sympy.log, sympy.tanh,

@@ -25,7 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHES = {
     "layer": (["layer_speed.py", "--sizes", "256", "--batches", "1024", "--repeats", "7", "--no-compile",
                "--candidates", "kanlab,floor"], {
-        "kanlab fwd+bwd ms": r"\|\s*kanlab\s*\|[^\n]*?\|\s*([\d.]+)\s*\|[^\n]*",
+        "kanlab fwd+bwd ms": r"\|\s*kanlab\s*\|\s*[\d.]+\s*\|\s*([\d.]+)\s*\|",
+        "fwd+bwd / floor": r"\|\s*kanlab\s*\|\s*[\d.]+\s*\|\s*[\d.]+\s*\|\s*[\d.]+\s*\|\s*([\d.]+)\s*\|",
     }),
     "recipe": (["fit_recipe.py"], {
         "total s": r"total ([\d.]+) s wall",

@@ -190,7 +190,7 @@ _NO_NUMBA = """
 import sys, torch, kanlab
 from kanlab import KAN
 from kanlab.kernels import dispatch
-from kanlab.training import lbfgs
+from kanlab.training import lbfgs_history
 x = torch.rand(30, 2, dtype=torch.float64)
 ds = {"train_input": x, "train_label": x[:, :1] * x[:, 1:]}
 runs = [(KAN([2, 2, 1], grid=5, seed=0, dtype=torch.float64), kw) for kw in
@@ -198,7 +198,7 @@ runs = [(KAN([2, 2, 1], grid=5, seed=0, dtype=torch.float64), kw) for kw in
 runs.append((KAN([2, 2, 1], grid=70, seed=0, dtype=torch.float64), {}))
 names = [m.fit(ds, steps=2, progress=False, **kw)["backend"] for m, kw in runs]
 assert names == ["fused-torch", "autograd-torch", "autograd-torch", "large-grid-torch"], names
-assert not dispatch.lbfgs_uses_numba(torch.zeros(3)) and not hasattr(lbfgs._two_loop, "py_func")
+assert not dispatch.lbfgs_uses_numba(torch.zeros(3)) and not hasattr(lbfgs_history.two_loop, "py_func")
 try:
     runs[0][0].fit(ds, steps=1, progress=False, backend="fused-numba")
     raise SystemExit("fused-numba was accepted")

@@ -63,13 +63,14 @@ class _AutogradEvaluator(Evaluator):
     def __init__(self, model, x, y, params, backend, loss_fn, penalty, lamb):
         self.model, self.x, self.y, self.params, self.backend = model, x, y, params, backend
         self.loss_fn, self.lamb = loss_fn, lamb
-        self.penalty = penalty.on(x) if penalty is not None else None
         self.xs, self.features = None, None
-        if _is_kan(model):  # the first layer's basis features depend only on the batch and the knots
-            with torch.no_grad(), dispatch.using(backend):  # the backend's kernels, and its large-grid rule
-                self.xs = model.select_inputs(x)
-                if not model.layers[0].uses_large_grid():
-                    self.features = model.layers[0].basis(self.xs)
+        with dispatch.using(backend):  # the backend's kernels, and its large-grid rule
+            self.penalty = penalty.on(x) if penalty is not None else None
+            if _is_kan(model):  # the first layer's basis features depend only on the batch and the knots
+                with torch.no_grad():
+                    self.xs = model.select_inputs(x)
+                    if not model.layers[0].uses_large_grid():
+                        self.features = model.layers[0].basis(self.xs)
 
     def _predict(self) -> torch.Tensor:
         if self.features is None:

@@ -153,8 +153,26 @@ def _cmd_reproduce(args) -> int:
     if args.name not in AVAILABLE:
         raise UserError(f"unknown experiment {args.name!r}; available: {', '.join(AVAILABLE)}")
     out = args.out or os.path.join("results_quick" if args.quick else "results", args.name)
-    run_experiment(get_experiment(args.name), out, quick=args.quick, workers=args.workers)
-    return 0
+    options = {"noise": args.noise, "seeds": args.seeds, "only": args.only}
+    res = run_experiment(get_experiment(args.name), out, quick=args.quick, workers=args.workers, options=options,
+                         job_timeout=args.job_timeout)
+    return 1 if res.get("crashed") else 0
+
+
+def _float_list(text: str) -> tuple:
+    """argparse type of --noise: comma-separated numbers."""
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0,0.01, got {text!r}") from None
+
+
+def _name_list(text: str) -> tuple:
+    """argparse type of --only: comma-separated names."""
+    names = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names such as I.6.2,I.8.14, got {text!r}")
+    return names
 
 
 def _cmd_demo(args) -> int:
@@ -232,10 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--verbose", action="store_true", help="details of every stage (logging DEBUG) to stderr")
     c.set_defaults(func=_cmd_discover)
     r = sub.add_parser("reproduce", help="run one of the paper's experiments and write tables and plots")
-    r.add_argument("name", help="experiment name (toy, special, feynman, pde, continual, rapidity, knots, anderson)")
+    r.add_argument("name", help="experiment name (toy, special, feynman, pde, continual, rapidity, knots, anderson, srbench)")
     r.add_argument("--quick", action="store_true", help="a smoke version that finishes in seconds")
     r.add_argument("--out", default=None, help="output directory (default results/NAME or results_quick/NAME)")
     r.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    r.add_argument("--noise", type=_float_list, default=None, metavar="LEVELS",
+                   help="srbench: comma-separated noise levels (default 0,0.001,0.01,0.1; --quick: 0,0.01)")
+    r.add_argument("--seeds", type=int, default=None, metavar="N", help="srbench: seeds per equation and noise level (default 1)")
+    r.add_argument("--only", type=_name_list, default=None, metavar="NAMES",
+                   help="srbench: comma-separated equation names, a partial run (default: all 120)")
+    r.add_argument("--job-timeout", type=float, default=None, metavar="S",
+                   help="srbench: kill a job after S seconds and record it as timed out (default 600; 0: no cap)")
     r.set_defaults(func=_cmd_reproduce)
     return p
 

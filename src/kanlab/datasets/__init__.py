@@ -1,4 +1,6 @@
-"""Data sets: synthetic functions, the paper's toy, special and Feynman functions."""
+"""Data sets: synthetic functions, the paper's toy, special and Feynman functions; the AI Feynman
+database (120 laws with ranges and units) and SRBench's sampling of it."""
+from .ai_feynman import AI_FEYNMAN, SRBENCH_DROPPED, Law, Variable, srbench_data
 from .feynman import FEYNMAN, feynman_equation
 from .special import SPECIAL_FUNCTIONS, special_function
 from .synthetic import create_dataset
@@ -6,4 +8,5 @@ from .tabular import from_csv, read_csv
 from .toy import TOY_FUNCTIONS, toy_function
 
 __all__ = ["create_dataset", "TOY_FUNCTIONS", "toy_function", "SPECIAL_FUNCTIONS", "special_function",
-           "FEYNMAN", "feynman_equation", "from_csv", "read_csv"]
+           "FEYNMAN", "feynman_equation", "from_csv", "read_csv",
+           "AI_FEYNMAN", "SRBENCH_DROPPED", "Law", "Variable", "srbench_data"]

@@ -5,7 +5,7 @@ import importlib
 
 from .runner import Experiment, run_experiment
 
-AVAILABLE = ("anderson", "continual", "feynman", "knots", "pde", "rapidity", "special", "toy")
+AVAILABLE = ("anderson", "continual", "feynman", "knots", "pde", "rapidity", "special", "srbench", "toy")
 
 __all__ = ["AVAILABLE", "get_experiment", "run_experiment", "Experiment"]
 

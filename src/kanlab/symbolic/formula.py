@@ -17,7 +17,7 @@ import torch
 from .. import symbolic
 from .expression import real_values
 
-__all__ = ["symbolic_formula", "bounded_simplify", "to_latex", "to_callable", "to_python_source", "formula_check", "round_expr"]
+__all__ = ["symbolic_formula", "bounded_simplify", "simplify_within", "to_latex", "to_callable", "to_python_source", "formula_check", "round_expr"]
 
 
 def _symbols(network, var_names):
@@ -47,15 +47,25 @@ def bounded_simplify(expr, seconds: float = 5.0, max_ops: int = 80):
     cos(7a/5 - 11b/8 + 1/9 - 34/(8c + 10)**2) its trigsimp expands multinomials until the machine
     runs out of memory. The limit uses SIGALRM (POSIX, main thread), which interrupts sympy's pure
     Python loops; elsewhere only the cheap, bounded ``sympy.powsimp`` is applied.
+    ``simplify_within`` is the same with the reason it stopped.
     """
+    return simplify_within(expr, seconds, max_ops)[0]
+
+
+def simplify_within(expr, seconds: float = 5.0, max_ops: int = 80):
+    """``(expression, status)``: ``bounded_simplify``'s result and how it was reached, so a
+    caller that must not mistake "not simplified" for "simplified" (a judge of formulas) can
+    tell: "simplified"; "too large" (more than ``max_ops`` operations: unchanged); "timed out"
+    (interrupted after ``seconds``: unchanged); "powsimp only" (no SIGALRM here, e.g. outside the
+    main thread: only the bounded ``sympy.powsimp`` was applied)."""
     expr = sympy.sympify(expr)
     if sympy.count_ops(expr) > max_ops:
-        return expr
+        return expr, "too large"
     import signal
     import threading
 
     if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
-        return sympy.powsimp(expr)
+        return sympy.powsimp(expr), "powsimp only"
 
     def on_alarm(signum, frame):
         raise _Timeout
@@ -63,9 +73,9 @@ def bounded_simplify(expr, seconds: float = 5.0, max_ops: int = 80):
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return sympy.simplify(expr)
+        return sympy.simplify(expr), "simplified"
     except _Timeout:
-        return expr
+        return expr, "timed out"
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)

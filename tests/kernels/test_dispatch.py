@@ -137,6 +137,17 @@ def test_auto_penalty_falls_back_to_autograd_and_says_so_once(monkeypatch, caplo
     assert len(records) == 1 and f"instead of fused-{_kernel()}" in records[0].getMessage()
 
 
+def test_fallbacks_that_differ_only_in_numbers_are_reported_once(monkeypatch, caplog):
+    monkeypatch.setattr(dispatch, "_REPORTED", set())
+    with caplog.at_level(logging.WARNING, logger="kanlab"):
+        dispatch.report_fallback("kanlab fit: layer 0 has 3 symbolic edge(s), using autograd")
+        dispatch.report_fallback("kanlab fit: layer 0 has 4 symbolic edge(s), using autograd")
+        dispatch.report_fallback("kanlab fit: lamb>0: the sparsity penalty needs autograd")
+    messages = [r.getMessage() for r in caplog.records if r.name == "kanlab"]
+    assert messages == ["kanlab fit: layer 0 has 3 symbolic edge(s), using autograd",
+                        "kanlab fit: lamb>0: the sparsity penalty needs autograd"]
+
+
 def test_auto_custom_loss_symbolic_edge_frozen_parameters_and_large_grid():
     m = KAN([2, 2, 1], grid=5, seed=0, dtype=torch.float64)
     b = _choose(m, custom_loss=True)

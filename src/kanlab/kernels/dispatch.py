@@ -51,6 +51,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -76,7 +77,7 @@ _NUMBA_DTYPES = (torch.float32, torch.float64)
 _KAN_FORWARD = "kanlab.core.network.KANNetwork"  # the forward the fused paths reproduce
 
 _logger = logging.getLogger("kanlab")
-_REPORTED: set = set()  # fall-back messages already logged in this process
+_REPORTED: set = set()  # kinds of fall-back message already logged in this process
 _ACTIVE: contextvars.ContextVar = contextvars.ContextVar("kanlab_backend", default=None)
 
 
@@ -91,9 +92,11 @@ class Backend:
 
 
 def report_fallback(message: str) -> None:
-    """Log ``message`` at WARNING on the "kanlab" logger, once per process."""
-    if message not in _REPORTED:
-        _REPORTED.add(message)
+    """Log ``message`` at WARNING on the "kanlab" logger, once per process and kind of message:
+    messages that differ only in their numbers (an edge count, a layer index) count as one."""
+    kind = re.sub(r"\d[\d,.]*", "#", message)
+    if kind not in _REPORTED:
+        _REPORTED.add(kind)
         _logger.warning(message)
 
 

@@ -5,7 +5,7 @@ import ast
 import pathlib
 
 DISCOVERY = pathlib.Path(__file__).resolve().parents[2] / "src" / "kanlab" / "discovery"
-PARTS = {"snap_constants", "polish_constants", "linearise_flat_calls", "round_expr", "_nice_values",
+PARTS = {"snap_constants", "polish_constants", "linearise_flat_calls", "round_expr", "nice_values", "snap_floats",
          "limit_denominator"}
 
 

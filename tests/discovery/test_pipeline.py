@@ -99,9 +99,9 @@ def test_the_recursion_passes_the_one_config_object(fakes, monkeypatch):
     seen = []
     real = pipeline.discover_with
 
-    def spy(X_, y_, names, cfg, depth=0):
+    def spy(X_, y_, names, cfg, depth=0, deadline=None):
         seen.append((cfg, depth, list(names)))
-        return real(X_, y_, names, cfg, depth)
+        return real(X_, y_, names, cfg, depth, deadline)
     monkeypatch.setattr(pipeline, "discover_with", spy)
 
     def outer(ctx):

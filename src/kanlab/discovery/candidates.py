@@ -29,7 +29,7 @@ from ..symbolic.expression import complexity, not_real_reason, rmse
 from ..validate import KanlabError
 
 __all__ = ["Candidate", "LogEntry", "StageLog", "DiscoverError", "ParetoPoint", "make_candidate", "choose",
-           "is_exact", "pareto_front", "EXACT_RTOL", "NEAR_FACTOR"]
+           "is_exact", "pareto_front", "pareto_table", "EXACT_RTOL", "NEAR_FACTOR"]
 
 logger = logging.getLogger("kanlab.discover")
 
@@ -180,3 +180,17 @@ def pareto_front(entries):
         if not front or err < front[-1][1]:
             front.append(ParetoPoint(cx, err, e, p))
     return front
+
+
+def pareto_table(front, chosen=None, max_rows: int = 12) -> str:
+    """Plain-text table of a Pareto front (complexity, held-out RMSE, pipeline, formula), the
+    ``chosen`` formula marked with *; at most ``max_rows`` rows, the simplest first."""
+    lines = ["  complexity  held-out RMSE  pipeline    formula"]
+    for point in list(front)[:max_rows]:
+        cx, err, expr = point
+        pipeline = getattr(point, "pipeline", "")
+        mark = "*" if chosen is not None and expr == chosen else " "
+        lines.append(f"{mark} {cx:>10d}  {err:>13.4g}  {pipeline:<10}  {expr}")
+    if len(front) > max_rows:
+        lines.append(f"  ... {len(front) - max_rows} more")
+    return "\n".join(lines)

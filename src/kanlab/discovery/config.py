@@ -41,10 +41,16 @@ class DiscoverConfig:
     lib           the symbolic library (names), None for the default
     topk          candidates tried per edge
     test_size     fraction of the rows held out (they guide choices and are reported)
-    snap_tol      a constant snaps when the training RMSE rises by at most this fraction
+    snap_tol      the rule a snapped constant must pass: None (default) the information
+                  criterion's price per constant (adapts to the noise; see
+                  kanlab.symbolic.snap_search), a number: the training RMSE may rise by this fraction
     verbose       details of every stage to stderr (logging DEBUG) for this call
     model_cls     the network class (``kanlab.discover`` passes the ``KAN`` facade)
     transforms    the candidate pipelines, tried in this order (a subset of PIPELINES)
+    time_budget   seconds for the whole call (None: no bound): once spent, the pipelines not
+                  started yet are skipped (a stage that has started finishes; the identity
+                  pipeline still runs when no formula was found yet)
+    max_rows      rows used at most: a larger table is subsampled (seeded, logged) to this many
     """
 
     seed: int = 0
@@ -57,10 +63,12 @@ class DiscoverConfig:
     lib: object = None
     topk: int = 3
     test_size: float = 0.2
-    snap_tol: float = 1e-3
+    snap_tol: float | None = None
     verbose: bool = False
     model_cls: object = None
     transforms: tuple = PIPELINES
+    time_budget: float | None = None
+    max_rows: int = 20_000
 
     def __post_init__(self):
         transforms = tuple(self.transforms) if not isinstance(self.transforms, str) else (self.transforms,)
@@ -83,8 +91,11 @@ class DiscoverConfig:
             sparse_steps=_int(self.sparse_steps, "sparse_steps", 0), steps=_int(self.steps, "steps", 1),
             lamb=_float(self.lamb, "lamb", 0.0), lamb_entropy=_float(self.lamb_entropy, "lamb_entropy", 0.0),
             topk=_int(self.topk, "topk", 1), test_size=_float(self.test_size, "test_size", 0.0, 1.0, open_low=True),
-            snap_tol=_float(self.snap_tol, "snap_tol", 0.0), verbose=bool(self.verbose),
-            lib=tuple(self.lib) if isinstance(self.lib, list) else self.lib)
+            snap_tol=None if self.snap_tol is None else _float(self.snap_tol, "snap_tol", 0.0), verbose=bool(self.verbose),
+            lib=tuple(self.lib) if isinstance(self.lib, list) else self.lib,
+            time_budget=None if self.time_budget is None else _float(self.time_budget, "time_budget", 0.0,
+                                                                     open_low=True),
+            max_rows=_int(self.max_rows, "max_rows", 20))
         for k, v in values.items():
             object.__setattr__(self, k, v)
 

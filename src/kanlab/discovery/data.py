@@ -15,13 +15,15 @@ __all__ = ["Problem", "prepare", "standardised"]
 @dataclass
 class Problem:
     """X, y (float64 tensors, all rows), the variable names, and ``ds``: the split as a dataset
-    (train_input, train_label, test_input, test_label; the "test" rows are the held-out ones)."""
+    (train_input, train_label, test_input, test_label; the "test" rows are the held-out ones);
+    ``subsampled_from``: the number of rows given when only a sample of them is used (else None)."""
 
     ds: dict
     names: list
     X: torch.Tensor
     y: torch.Tensor
     syms: list = field(init=False)
+    subsampled_from: int | None = None
 
     def __post_init__(self):
         self.syms = [sympy.Symbol(v) for v in self.names]
@@ -30,9 +32,10 @@ class Problem:
         self.y_std = float(np.std(self.ytr))
 
 
-def prepare(X, y, var_names, test_size: float, seed: int) -> Problem:
-    """Check X (N, n) and y (N,), name the columns, hold out ``test_size`` of the rows (a seeded
-    permutation)."""
+def prepare(X, y, var_names, test_size: float, seed: int, max_rows: int | None = None) -> Problem:
+    """Check X (N, n) and y (N,), name the columns, keep at most ``max_rows`` rows (a seeded
+    sample; ``Problem.subsampled_from`` says from how many), hold out ``test_size`` of the rows
+    (a seeded permutation)."""
     X = as_tensor(X, "X", dtype=torch.float64)
     y = as_tensor(y, "y", dtype=torch.float64)
     if X.dim() == 1:
@@ -52,10 +55,14 @@ def prepare(X, y, var_names, test_size: float, seed: int) -> Problem:
     if len(names) != n:
         raise KanlabError(f"var_names has {len(names)} names for {n} columns of X")
     perm = torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(seed))
+    total = X.shape[0]
+    if max_rows is not None and total > max_rows:
+        X, y = X[perm[:max_rows]], y[perm[:max_rows]]
+        perm = torch.arange(max_rows)
     n_test = max(1, int(round(test_size * X.shape[0])))
     te, tr = perm[:n_test], perm[n_test:]
     ds = {"train_input": X[tr], "train_label": y[tr, None], "test_input": X[te], "test_label": y[te, None]}
-    return Problem(ds, names, X, y)
+    return Problem(ds, names, X, y, subsampled_from=total if total > X.shape[0] else None)
 
 
 def standardised(ds):

@@ -17,7 +17,19 @@
              winning pipeline;
   result     the formula, its own held-out RMSE and R^2 (the formula, not the network, is
              evaluated), ``pareto`` (complexity vs held-out RMSE over the candidates and the
-             rounding levels of the KAN's formula), ``candidates``, ``log``.
+             rounding levels of the KAN's formula; ``pareto_table()`` prints it), ``noise_bound``
+             (the best numeric KAN's held-out RMSE: an upper bound of the noise), ``candidates``,
+             ``log``.
+
+Noise. Nothing is told the noise level; the steps that must tell signal from noise take it from
+the data: the snap rule weighs a snapped constant against the training MSE (the information
+criterion's price, :mod:`kanlab.symbolic.snap_search`: on noisy data the MSE is the noise's),
+the separable pipeline's split tests use a tolerance of three times its oracle's held-out RMSE,
+and the choice accepts the simplest candidate within 1.5x of the lowest held-out error.
+
+Budget. ``max_rows`` (default 20,000) bounds the rows used (a seeded sample, logged);
+``time_budget`` seconds bounds the call between stages (pipelines not started by then are
+skipped, including the separable pipeline's reduced problems).
 
 Every stage outcome goes to ``logging.getLogger("kanlab.discover")``: stage progress at INFO,
 details (pruned shapes, edge choices, intermediate formulas) at DEBUG, failures at WARNING;
@@ -40,7 +52,7 @@ import torch
 
 from ..symbolic.expression import rmse
 from ..symbolic.snap import rounded_variants
-from .candidates import DiscoverError, StageLog, choose, is_exact, pareto_front
+from .candidates import DiscoverError, StageLog, choose, is_exact, pareto_front, pareto_table
 from .config import DiscoverConfig
 from .data import prepare
 from .pipelines import ORACLE_MAX_RTOL, PIPELINES, StageContext
@@ -79,24 +91,39 @@ class DiscoverResult:
     def pipeline(self) -> str:
         return self.transform
 
+    @property
+    def noise_bound(self) -> float:
+        """An upper bound of the noise in y (its RMSE): the best numeric KAN's held-out RMSE,
+        which is the noise plus the network's own approximation error."""
+        return self.model_numeric_rmse
+
+    def pareto_table(self, max_rows: int = 12) -> str:
+        """The Pareto front as a plain-text table (complexity, held-out RMSE, pipeline, formula;
+        the returned formula marked with *), at most ``max_rows`` rows (the simplest ones)."""
+        return pareto_table(self.pareto, self.formula, max_rows)
+
     def __str__(self) -> str:
         return f"{self.formula}  (test RMSE {self.test_rmse:.3g}, R^2 {self.r2:.6f})"
 
 
 def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20), sparse_steps: int = 100,
              steps: int = 50, lamb: float = 1e-2, lamb_entropy: float = 10.0, lib=None, topk: int = 3,
-             test_size: float = 0.2, snap_tol: float = 1e-3, verbose: bool = False,
-             model_cls=None, transforms=("separable", "identity", "log")) -> DiscoverResult:
+             test_size: float = 0.2, snap_tol=None, verbose: bool = False,
+             model_cls=None, transforms=("separable", "identity", "log"), time_budget=None,
+             max_rows: int = 20_000) -> DiscoverResult:
     """Find a closed-form formula y = f(X). See the module docstring for the pipeline and
     :class:`~kanlab.discovery.config.DiscoverConfig` for the settings. ``transforms``: the
     candidate pipelines, tried in this order until one gives an essentially exact formula:
     "separable" (a dense numeric KAN used as an oracle for additive / product / rank-2
     separability, recursively), "identity" (a KAN on y), "log" (a KAN on log|y|, when y has one
     sign; the formula is y = sign * exp(g)). ``verbose``: every stage's details on stderr.
+    ``time_budget``: seconds (None: unbounded; pipelines not started when it is spent are
+    skipped). ``max_rows``: larger tables are subsampled to this many rows (logged).
     Raises DiscoverError (a ValueError) when no pipeline gives a formula."""
     cfg = DiscoverConfig(seed=seed, hidden=hidden, grids=grids, sparse_steps=sparse_steps, steps=steps, lamb=lamb,
                          lamb_entropy=lamb_entropy, lib=lib, topk=topk, test_size=test_size, snap_tol=snap_tol,
-                         verbose=verbose, model_cls=model_cls, transforms=transforms)
+                         verbose=verbose, model_cls=model_cls, transforms=transforms, time_budget=time_budget,
+                         max_rows=max_rows)
     with _verbose_logging(cfg.verbose):
         res = discover_with(X, y, var_names, cfg)
     for entry in res.log:
@@ -105,13 +132,22 @@ def discover(X, y, var_names=None, seed: int = 0, hidden=None, grids=(5, 10, 20)
     return res
 
 
-def discover_with(X, y, var_names, cfg: DiscoverConfig, depth: int = 0) -> DiscoverResult:
+def discover_with(X, y, var_names, cfg: DiscoverConfig, depth: int = 0, deadline: float | None = None
+                  ) -> DiscoverResult:
     """discover with its settings as one config object; ``depth``: the recursion level (the
-    separable pipeline's reduced problems run at depth + 1, their progress logged at DEBUG)."""
+    separable pipeline's reduced problems run at depth + 1, their progress logged at DEBUG);
+    ``deadline``: the time.perf_counter() value after which no new pipeline starts (the top
+    level sets it from ``cfg.time_budget``; the recursion shares it)."""
     t0 = time.perf_counter()
-    problem = prepare(X, y, var_names, cfg.test_size, cfg.seed)
+    if deadline is None and cfg.time_budget is not None:
+        deadline = t0 + cfg.time_budget
+    problem = prepare(X, y, var_names, cfg.test_size, cfg.seed, cfg.max_rows)
     log = StageLog(depth)
-    ctx = StageContext(problem, cfg, log, depth, functools.partial(_rediscover, cfg=cfg, depth=depth + 1))
+    if problem.subsampled_from is not None:
+        log.record("data", "ok", f"using a seeded sample of {cfg.max_rows} of the {problem.subsampled_from} rows "
+                   "(max_rows)", seconds=0.0)
+    ctx = StageContext(problem, cfg, log, depth,
+                       functools.partial(_rediscover, cfg=cfg, depth=depth + 1, deadline=deadline), deadline)
     cands = _run_pipelines(ctx)
     if not cands:
         raise DiscoverError("no pipeline gave a formula: " + "; ".join(str(e) for e in log if "> " not in e.stage),
@@ -119,17 +155,20 @@ def discover_with(X, y, var_names, cfg: DiscoverConfig, depth: int = 0) -> Disco
     return _result(cands, ctx, time.perf_counter() - t0)
 
 
-def _rediscover(X, y, names, cfg, depth):
-    return discover_with(X, y, names, cfg, depth)
+def _rediscover(X, y, names, cfg, depth, deadline):
+    return discover_with(X, y, names, cfg, depth, deadline)
 
 
 def _run_pipelines(ctx: StageContext) -> list:
-    """The pipelines of ``transforms`` in order, until one formula is essentially exact; the
-    identity pipeline as well when none of them gave a formula."""
+    """The pipelines of ``transforms`` in order, until one formula is essentially exact or the
+    time budget is spent; the identity pipeline as well when none of them gave a formula."""
     cands = []
     for name in ctx.cfg.transforms:
         if any(is_exact(c.rmse, ctx.problem.y_std) for c in cands):
             ctx.log.record(name, "skipped", "an essentially exact formula was found already", seconds=0.0)
+            continue
+        if cands and ctx.out_of_time():
+            ctx.log.record(name, "skipped", f"the time budget ({ctx.cfg.time_budget:g} s) is spent", seconds=0.0)
             continue
         _run_stage(name, ctx, cands)
     if not cands and "identity" not in ctx.cfg.transforms:

@@ -4,8 +4,9 @@ one recipe, :func:`kanlab.symbolic.snap.snap_formula`), or None after recording 
 it has none (not applicable, declined, rejected). Registered by name in ``PIPELINES``.
 
   identity   the KAN stage (:mod:`kanlab.discovery.kan_stage`) on y;
-  log        the KAN stage on log|y| when y has one sign; constants snapped in log units; the
-             formula is y = sign * exp(g), written out (:mod:`kanlab.discovery.transforms`);
+  log        the KAN stage on log|y| when y has one sign; the formula is y = sign * exp(g),
+             written out (:mod:`kanlab.discovery.transforms`), its constants snapped in y's units
+             (the errors the snap rule weighs are then the data's own, not their logs');
   separable  a dense KAN (no sparsity, no pruning) serves as an oracle for f; additive, product
              and rank-2 splits of the variables (and of 1/f, f^2, log|f|, sin f, tan f) are
              tested on it and the pieces solved recursively (:mod:`kanlab.discovery.separable`);
@@ -23,6 +24,7 @@ To add a pipeline: write ``def my_pipeline(ctx) -> Candidate | None`` here, add 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -50,13 +52,19 @@ ORACLE_MAX_RTOL = 0.1
 class StageContext:
     """What a pipeline works with: the data, the settings, the log, the recursion depth and
     ``rediscover(X, y, names)``: discover with the same settings on other data (a DiscoverResult;
-    raises DiscoverError when nothing is found)."""
+    raises DiscoverError when nothing is found); ``deadline``: the time.perf_counter() value after
+    which no new pipeline starts (None: no time budget)."""
 
     problem: Problem
     cfg: DiscoverConfig
     log: StageLog
     depth: int
     rediscover: Callable
+    deadline: float | None = None
+
+    def out_of_time(self) -> bool:
+        """Whether the call's time budget is spent (never, without one)."""
+        return self.deadline is not None and time.perf_counter() >= self.deadline
 
 
 def identity_pipeline(ctx: StageContext):
@@ -69,7 +77,7 @@ def identity_pipeline(ctx: StageContext):
 
 
 def log_pipeline(ctx: StageContext):
-    """The KAN stage on log|y| (skipped when y changes sign); y = sign * exp(g)."""
+    """The KAN stage on log|y| (skipped when y changes sign); y = sign * exp(g), snapped in y's units."""
     p = ctx.problem
     lt, lte = log_target(p.ytr), log_target(p.yte)
     if lt is None or lte is None or lt[0] != lte[0]:
@@ -78,9 +86,9 @@ def log_pipeline(ctx: StageContext):
     sign = lt[0]
     lds = dict(p.ds, train_label=torch.from_numpy(lt[1])[:, None], test_label=torch.from_numpy(lte[1])[:, None])
     fit = kan_formula(lds, p.names, ctx.cfg)
-    g = snap_formula(fit.raw, p.syms, p.Xtr, lt[1], tol=ctx.cfg.snap_tol)
-    logger.debug("log pipeline: log|y| = %s", g)
-    return make_candidate(from_log(g, sign), p, "log", "log", ctx.log, model=fit.model)
+    logger.debug("log pipeline: log|y| = %s", fit.raw)
+    formula = snap_formula(from_log(fit.raw, sign), p.syms, p.Xtr, p.ytr, tol=ctx.cfg.snap_tol)
+    return make_candidate(formula, p, "log", "log", ctx.log, model=fit.model)
 
 
 def separable_pipeline(ctx: StageContext):
@@ -128,6 +136,10 @@ def _solve_reduced(ctx: StageContext, kind: str, i: int, j: int):
     by their combination u: the same rows, so the same held-out split. None (recorded) when the
     nested discover finds nothing."""
     p = ctx.problem
+    if ctx.out_of_time():
+        ctx.log.record("separable", "skipped", f"solving for {p.names[i]}, {p.names[j]} combined: the time budget "
+                       "is spent")
+        return None
     keep = [k for k in range(len(p.names)) if k not in (i, j)]
     Xr = torch.cat([p.X[:, keep], symmetry.combine(kind, p.X[:, i], p.X[:, j])[:, None]], dim=1)
     u, combo = f"_u{len(p.names)}", symmetry.combine(kind, p.syms[i], p.syms[j])

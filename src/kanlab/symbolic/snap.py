@@ -14,15 +14,15 @@ The recipe, :func:`snap_formula`:
 A formula fitted to data carries float constants such as 0.99999 or 3.14158. ``snap_constants``
 first rewrites the formula so that each constant is free to move on its own (products expanded
 into function arguments, the scale of a sum pulled out of powers and logs, floats that agree to
-1e-5 merged), then tries, largest
-constant first, to replace each float by a simple value (0, an integer, a fraction with
-denominator <= 10, a multiple of pi/4) and keeps the replacement whenever the training RMSE stays
-within (1 + tol) of the start.
+1e-5 merged), then snaps the floats one at a time, largest first, to simple values (0, an
+integer, a fraction with denominator <= 10, a multiple of pi/4), refitting the others when a
+plain snap fails, and keeps a snap while the training error stays within the rule of
+:mod:`kanlab.symbolic.snap_search` (``tol=None``: the information criterion's price per
+snapped constant, which adapts to the noise in y; a number: a fixed relative RMSE rise).
 """
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 import sympy
@@ -30,6 +30,7 @@ import sympy
 from .expression import EVAL_ERRORS, evaluate, polish_constants
 from .expression import rmse as _rmse
 from .formula import bounded_simplify, round_expr
+from .snap_search import snap_floats, snap_limit, to_sympy_number
 
 __all__ = ["snap_formula", "snap_constants", "linearise_flat_calls", "rounded_variants", "simplify_bounded",
            "ROUNDING_DIGITS"]
@@ -41,11 +42,11 @@ ROUNDING_DIGITS = (1, 2, 3, 4, 6)
 _REWRITE_ERRORS = EVAL_ERRORS + (sympy.polys.polyerrors.BasePolynomialError, sympy.SympifyError)
 
 
-def snap_formula(expr, syms, X, y, tol: float = 1e-3, refit: bool = False):
+def snap_formula(expr, syms, X, y, tol=None, refit: bool = False):
     """The constant-snapping recipe of the module docstring: ``refit=False`` for a formula whose
     constants were fitted on (X, y) already (a KAN's), ``refit=True`` for one whose constants
-    only approximate (the separable pipeline's, built on an oracle). ``tol``: a snap may raise
-    the training RMSE by this fraction (see :func:`snap_constants`)."""
+    only approximate (the separable pipeline's, built on an oracle). ``tol``: the rule a snap must
+    pass (see :mod:`kanlab.symbolic.snap_search`; None: the default, noise-adaptive rule)."""
     if not refit:
         return snap_constants(expr, syms, X, y, tol=tol)
     for _ in range(2):
@@ -60,31 +61,6 @@ def rounded_variants(expr, digits=ROUNDING_DIGITS):
     """expr with its floats rounded to each number of significant ``digits``, each simplified
     (bounded): the simpler, less accurate alternatives the Pareto list offers."""
     return [_simplify(round_expr(expr, d)) for d in digits]
-
-
-def _nice_values(v: float):
-    """Simple numbers near v, simplest first."""
-    out = [0.0] if abs(v) < 0.5 else []
-    out.append(float(round(v)))
-    fr = Fraction(v).limit_denominator(10)
-    out.append(float(fr))
-    if abs(v) > 0.3:
-        k = Fraction(v / math.pi).limit_denominator(4)
-        if k != 0:
-            out.append(float(k) * math.pi)
-    return out
-
-
-def _to_sympy_number(v: float):
-    if v == 0:
-        return sympy.Integer(0)
-    k = Fraction(v / math.pi).limit_denominator(4)
-    if k != 0 and abs(float(k) * math.pi - v) < 1e-12:
-        return sympy.Rational(k.numerator, k.denominator) * sympy.pi
-    fr = Fraction(v).limit_denominator(10)
-    if abs(float(fr) - v) < 1e-12:
-        return sympy.Rational(fr.numerator, fr.denominator)
-    return sympy.Float(v)
 
 
 def _pull_scale(expr):
@@ -133,10 +109,10 @@ def _unify_close(expr, rtol=1e-5):
     return expr.xreplace(rep) if rep else expr
 
 
-def snap_constants(expr, syms, X, y, tol=1e-3):
+def snap_constants(expr, syms, X, y, tol=None):
     """Distribute constants into function arguments, pull the scale out of powers and logs of
-    sums (see _pull_scale), and replace each float by a simple value when the training RMSE stays
-    within (1 + tol) of the start (plus 1e-9 * std(y)). A formula that is not finite at every row of
+    sums (see _pull_scale), and replace each float by a simple value while the training error
+    passes the rule of :mod:`kanlab.symbolic.snap_search` (``tol``: None or a relative RMSE rise). A formula that is not finite at every row of
     (X, y) is returned without snapping."""
     expr = sympy.expand(expr, power_exp=True, log=False, multinomial=False, deep=True)
     if not math.isfinite(_rmse(expr, syms, X, y)):
@@ -150,24 +126,15 @@ def snap_constants(expr, syms, X, y, tol=1e-3):
             expr = pulled
     except _REWRITE_ERRORS:  # a rewrite sympy cannot do leaves the formula as it was
         pass
-    base = _rmse(expr, syms, X, y)
-    limit = base * (1 + tol) + 1e-9 * float(np.std(y))
+    limit = snap_limit(_rmse(expr, syms, X, y), len(y), 1, tol, float(np.std(y)))
     if expr.atoms(sympy.Float):
         unified = sympy.expand(_unify_close(expr), power_exp=True, log=False, multinomial=False, deep=True)
         if unified != expr:
             unified = polish_constants(unified, syms, X, y)
         if _rmse(unified, syms, X, y) <= limit:
             expr = unified
-    for f in sorted(expr.atoms(sympy.Float), key=lambda a: -abs(float(a))):
-        if f not in expr.atoms(sympy.Float):
-            continue
-        for v in _nice_values(float(f)):
-            trial = expr.xreplace({f: _to_sympy_number(v)})
-            if _rmse(trial, syms, X, y) <= limit:
-                expr = trial
-                break
-    expr = _simplify(expr)
-    exact = {f: _to_sympy_number(float(f)) for f in expr.atoms(sympy.Float)}
+    expr = _simplify(snap_floats(expr, syms, X, y, tol=tol))
+    exact = {f: to_sympy_number(float(f)) for f in expr.atoms(sympy.Float)}
     return _simplify(expr.xreplace({f: v for f, v in exact.items() if not isinstance(v, sympy.Float)}))
 
 

@@ -22,33 +22,32 @@ class UserError(Exception):
 
 
 def _write_discovery(res, out, var_names, X=None, target="y"):
-    import sympy
+    from .symbolic.formula import to_latex, to_python_source
+    from .symbolic.user_names import is_python_name, plot_label
 
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "formula.txt"), "w") as fh:
+    with open(os.path.join(out, "formula.txt"), "w", encoding="utf-8") as fh:
         fh.write(f"{target} = {res.formula}\n")
-    with open(os.path.join(out, "formula.tex"), "w") as fh:
-        fh.write(sympy.latex(res.formula) + "\n")
-    from .symbolic.formula import to_python_source
-
-    with open(os.path.join(out, "formula.py"), "w") as fh:
-        fh.write(to_python_source(res.formula, var_names, name=target if target.isidentifier() else "formula"))
+    with open(os.path.join(out, "formula.tex"), "w", encoding="utf-8") as fh:
+        fh.write(to_latex(res.formula) + "\n")  # names escaped: no name can inject LaTeX
+    with open(os.path.join(out, "formula.py"), "w", encoding="utf-8") as fh:
+        fh.write(to_python_source(res.formula, var_names, name=target if is_python_name(target) else "formula"))
     res.model.save(os.path.join(out, "model.kan"))
     if X is not None:
         import torch
 
-        res.model.plot(os.path.join(out, "network.png"), x=torch.as_tensor(X, dtype=torch.float64), in_vars=var_names,
-                       out_vars=[target])
-    with open(os.path.join(out, "report.md"), "w") as fh:
+        res.model.plot(os.path.join(out, "network.png"), x=torch.as_tensor(X, dtype=torch.float64),
+                       in_vars=[plot_label(v) for v in var_names], out_vars=[plot_label(target)])
+    with open(os.path.join(out, "report.md"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(_report_lines(res, target)) + "\n")
 
 
 def _report_lines(res, target):
-    """report.md: the result, every stage's outcome, every candidate, the Pareto front."""
-    def cell(text):
-        return str(text).replace("|", "\\|")
+    """report.md: the result, every stage's outcome, every candidate, the Pareto front. Every
+    text that can hold a user's name is escaped: no HTML, link or table cell can start in it."""
+    from .symbolic.user_names import markdown_text as cell
 
-    lines = ["# kanlab discover report", "", f"formula: `{target} = {res.formula}`", "",
+    lines = ["# kanlab discover report", "", f"formula: {cell(target)} = {cell(res.formula)}", "",
              f"- test RMSE of the formula: {res.test_rmse:.4g}", f"- test R^2: {res.r2:.6f}",
              f"- chosen pipeline: {res.transform}",
              f"- test RMSE of the numeric (spline) model before symbolic fitting: {res.model_numeric_rmse:.4g}",
@@ -58,11 +57,11 @@ def _report_lines(res, target):
     lines += ["", "## Candidates (one per pipeline)", "",
               "| pipeline | fitted to | complexity | train RMSE | held-out RMSE | formula |",
               "|---|---|---|---|---|---|"]
-    lines += [f"| {c.pipeline} | {cell('log|y|' if c.transform == 'log' else 'y')} | {c.complexity} | "
-              f"{c.train_rmse:.3g} | {c.val_rmse:.3g} | `{cell(c.formula)}` |" for c in res.candidates]
+    lines += [f"| {cell(c.pipeline)} | {cell('log|y|' if c.transform == 'log' else 'y')} | {c.complexity} | "
+              f"{c.train_rmse:.3g} | {c.val_rmse:.3g} | {cell(c.formula)} |" for c in res.candidates]
     lines += ["", "## Pareto front (complexity vs test RMSE)", "", "| complexity | test RMSE | pipeline | formula |",
               "|---|---|---|---|"]
-    lines += [f"| {c} | {e:.3g} | {p.pipeline} | `{cell(f)}` |" for p in res.pareto for c, e, f in [p]]
+    lines += [f"| {c} | {e:.3g} | {cell(p.pipeline)} | {cell(f)} |" for p in res.pareto for c, e, f in [p]]
     return lines
 
 
@@ -122,17 +121,22 @@ def _print_result(res, target, out):
         formula = _short(formula, 120) + " (full formula in formula.txt)"
     print(formula)
     print(f"test RMSE {res.test_rmse:.4g}, R^2 {res.r2:.6f} ({res.transform} pipeline, {res.seconds:.1f} s)")
-    print("Pareto front (complexity vs held-out RMSE):")
-    print(f"  {'complexity':>10}  {'RMSE':>9}  formula")
-    for c, e, f in res.pareto:
-        print(f"  {c:>10}  {e:>9.3g}  {_short(f, 84)}")
+    if math.isfinite(res.noise_bound):
+        print(f"noise in {target}: at most {res.noise_bound:.3g} RMS (the best numeric KAN's held-out error)")
+    print("Pareto front (complexity vs held-out RMSE; * the returned formula):")
+    print(f"  {'complexity':>10}  {'RMSE':>9}  {'pipeline':<10}  formula")
+    for point in res.pareto:
+        c, e, f = point
+        mark = "*" if f == res.formula else " "
+        print(f"{mark} {c:>10}  {e:>9.3g}  {point.pipeline:<10}  {_short(f, 74)}")
 
 
 def _run_discover(X, y, names, target, args):
     from .model import discover
 
     with _discover_output(args.quiet, getattr(args, "verbose", False)):
-        res = discover(X, y, var_names=names, seed=args.seed)
+        res = discover(X, y, var_names=names, seed=args.seed, time_budget=getattr(args, "time_budget", None),
+                       max_rows=getattr(args, "max_rows", 20_000))
     _print_result(res, target, args.out)
     _write_discovery(res, args.out, names, X, target)
     print(f"wrote formula.txt, formula.tex, formula.py, model.kan, network.png, report.md to {args.out}")
@@ -246,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--features", default=None, help="comma-separated feature columns (default: all others)")
     c.add_argument("--out", default="kanlab_discover", help="output directory (default: kanlab_discover)")
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="bound the run: pipelines not started after this many seconds are skipped")
+    c.add_argument("--max-rows", type=int, default=20_000,
+                   help="use a seeded sample of at most this many rows (default: 20000)")
     c.add_argument("--quiet", action="store_true", help="no stage progress lines")
     c.add_argument("--verbose", action="store_true", help="details of every stage (logging DEBUG) to stderr")
     c.set_defaults(func=_cmd_discover)

@@ -90,3 +90,8 @@ def test_pareto_table_marks_the_choice_and_caps_rows():
     lines = text.splitlines()
     assert lines[2].startswith("*") and "separable" in lines[2] and "a + b" in lines[2]
     assert not lines[1].startswith("*") and lines[-1].strip() == "... 1 more"
+
+
+def test_repeated_and_empty_column_names_stay_distinct_variables():
+    p = prepare(np.c_[X, X[:, :1]], Y, ["a", "a", ""], 0.2, seed=0)
+    assert len(set(p.syms)) == 3

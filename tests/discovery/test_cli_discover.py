@@ -12,6 +12,7 @@ from kanlab.cli import main
 from kanlab.discovery.candidates import make_candidate
 from kanlab.discovery.pipelines import PIPELINES
 from kanlab.interpret import plot
+from kanlab.symbolic.user_names import markdown_text
 
 p, q = sympy.symbols("p q")
 LONG = sum(sympy.Float(1 + k / 7) * sympy.sin(sympy.Float(0.1 * k + 0.05) * p) for k in range(25)) + q  # ~650 chars
@@ -73,12 +74,15 @@ def test_stage_lines_result_and_pareto_are_short(tmp_path, capsys, fake_pipeline
     assert any(line.startswith("  log: skipped, an essentially exact formula") for line in lines)
     (result,) = [line for line in lines if line.startswith("signal = ")]
     assert "full formula in" in result
-    assert "Pareto front (complexity vs held-out RMSE):" in lines
+    assert "Pareto front (complexity vs held-out RMSE; * the returned formula):" in lines
+    head = lines.index("Pareto front (complexity vs held-out RMSE; * the returned formula):")
+    assert lines[head + 1].split() == ["complexity", "RMSE", "pipeline", "formula"]
+    assert [line.split()[3] for line in lines[head + 2:] if line.startswith("*")] == ["identity"]
     assert "[identity]" not in out  # details are for --verbose
     assert (out_dir / "formula.txt").read_text() == f"signal = {LONG}\n"
     report = (out_dir / "report.md").read_text()
     assert "## Stages" in report and "| separable | rejected | its formula has complex values" in report
-    assert str(LONG) in report
+    assert markdown_text(LONG) in report  # the formula, escaped as Markdown (docs/security.md)
     assert "signal" in plot_labels and "$y$" not in plot_labels
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy
 import torch
 
+from ..symbolic.user_names import symbols_for
 from ..validate import KanlabError, as_tensor, check_finite
 
 __all__ = ["Problem", "prepare", "standardised"]
@@ -26,7 +26,7 @@ class Problem:
     subsampled_from: int | None = None
 
     def __post_init__(self):
-        self.syms = [sympy.Symbol(v) for v in self.names]
+        self.syms = symbols_for(self.names)  # distinct even for empty or repeated column names
         self.Xtr, self.ytr = self.ds["train_input"].numpy(), self.ds["train_label"][:, 0].numpy()
         self.Xte, self.yte = self.ds["test_input"].numpy(), self.ds["test_label"][:, 0].numpy()
         self.y_std = float(np.std(self.ytr))

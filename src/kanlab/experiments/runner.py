@@ -4,7 +4,9 @@ An experiment module defines ``EXPERIMENT = Experiment(name, description, jobs, 
 ``jobs(quick)`` lists job dicts (each with a unique "id"; the protocol lives there, in one
 place), ``run_job(job)`` (a module-level function, so it can run in a worker process) returns a
 JSON-able result dict, and ``report(results, out, quick)`` writes tables and plots. Finished
-jobs are appended to ``OUT/jobs.jsonl``; a rerun skips them (resume after an interruption).
+jobs are appended to ``OUT/jobs.jsonl``; a rerun skips them (resume after an interruption). The
+jobs file and the lock ``OUT/run.lock`` (one run per directory at a time) are
+:mod:`.jobs_file`'s: a kill at any moment loses at most the job being recorded.
 
 An experiment with options of its own (``Experiment.options``: their defaults, e.g. SRBench's
 noise levels) gets them merged with what the user gave as ``jobs(quick, options)`` and
@@ -16,7 +18,6 @@ not recorded (a rerun retries it) and the run ends with an error naming it.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -25,9 +26,10 @@ from typing import Callable
 
 from ..validate import KanlabError
 from .capped import run_capped
+from .jobs_file import JobLog, RunLock
 from .report import write_command
 
-__all__ = ["Experiment", "JobLog", "run_experiment"]
+__all__ = ["Experiment", "JobLog", "RunLock", "run_experiment"]
 
 
 @dataclass(frozen=True)
@@ -45,61 +47,6 @@ class Experiment:
     options: dict = field(default_factory=dict)
     job_timeout: float | None = None
     describe: Callable | None = None
-
-
-class JobLog:
-    """``OUT/jobs.jsonl``: one finished job per line, shared safely by concurrent runs.
-
-    Each append is one ``os.write`` of one whole line to a file opened with O_APPEND, under an
-    exclusive ``flock`` where the platform has it, so two runs into one directory interleave
-    whole lines. A line cut by an interruption is ignored (its job runs again), and the next
-    append starts on a fresh line so it cannot glue onto the cut one. ``refresh`` reads what
-    other runs appended since the last read."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.done: dict = {}
-        self._offset = 0
-
-    def refresh(self) -> dict:
-        """Read the complete lines appended since the last call; returns id -> result."""
-        if not os.path.exists(self.path):
-            return self.done
-        with open(self.path, "rb") as fh:
-            fh.seek(self._offset)
-            data = fh.read()
-        end = data.rfind(b"\n") + 1  # an unfinished last line is read next time
-        self._offset += end
-        for line in data[:end].splitlines():
-            try:
-                result = json.loads(line)
-                self.done[result["id"]] = result
-            except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
-                continue  # a line cut by an interruption: that job runs again
-        return self.done
-
-    def append(self, result: dict) -> None:
-        """Record one finished job (a dict with "id") as one line."""
-        data = (json.dumps(result) + "\n").encode()
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            _lock(fd)
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                data = b"\n" + data
-            while data:
-                data = data[os.write(fd, data):]
-        finally:
-            os.close(fd)  # closing releases the lock
-        self.done[result["id"]] = result
-
-
-def _lock(fd: int) -> None:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX: O_APPEND alone
-        return
-    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def _worker_init():
@@ -134,6 +81,12 @@ def run_experiment(exp: Experiment, out: str, quick: bool = False, workers: int 
     opts, cap = _settings(exp, options, job_timeout)
     jobs = exp.jobs(quick, opts) if exp.options else exp.jobs(quick)
     os.makedirs(out, exist_ok=True)
+    with RunLock(out):  # a second run into this directory stops here with a clear message
+        return _run_locked(exp, jobs, out, quick, workers, argv, opts, cap, t0)
+
+
+def _run_locked(exp, jobs, out, quick, workers, argv, opts, cap, t0) -> dict:
+    """run_experiment's body, under the directory's lock."""
     log = JobLog(os.path.join(out, "jobs.jsonl"))
     done = log.refresh()
     todo = [j for j in jobs if j["id"] not in done]

@@ -7,6 +7,11 @@ must be symbolic: numeric edges left over raise an error that names them.
 
 ``formula_check`` evaluates the formulas and the model on the same data and reports the
 difference, so a symbolic export never silently disagrees with the model.
+
+Variable names are data (:mod:`.names`): each becomes ``sympy.Symbol(name)`` (never parsed, so
+"I", "E", "lambda" or "sin" are plain variables; empty and repeated names get distinct
+replacements), generated Python names its arguments x0, x1, ... with the original names only in
+``#`` comments as ASCII literals, and LaTeX shows every name escaped.
 """
 from __future__ import annotations
 
@@ -15,7 +20,9 @@ import sympy
 import torch
 
 from .. import symbolic
+from ..validate import KanlabError
 from .expression import real_values
+from .user_names import check_python_function, is_python_name, latex_name, python_comment, symbols_for
 
 __all__ = ["symbolic_formula", "bounded_simplify", "simplify_within", "to_latex", "to_callable", "to_python_source", "formula_check", "round_expr"]
 
@@ -27,7 +34,7 @@ def _symbols(network, var_names):
     var_names = list(var_names)
     if len(var_names) != n:
         raise ValueError(f"var_names needs {n} names (one per original input column), got {len(var_names)}")
-    return [sympy.Symbol(v) if isinstance(v, str) else v for v in var_names]
+    return symbols_for(var_names)
 
 
 def round_expr(expr, digits: int):
@@ -111,27 +118,68 @@ def symbolic_formula(network, var_names=None, simplify: bool = True, digits: int
 
 
 def to_latex(expr) -> str:
-    return sympy.latex(expr)
+    """LaTeX of ``expr`` with every variable name escaped (:func:`.names.latex_name`): no name
+    can inject LaTeX commands, and the result also renders in matplotlib's mathtext."""
+    expr = _expression(expr)
+    return sympy.latex(expr, symbol_names={s: latex_name(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol)})
+
+
+def _expression(e):
+    """``e`` as a sympy expression; text is refused (parsing text runs Python's eval)."""
+    try:
+        return sympy.sympify(e, strict=True)
+    except sympy.SympifyError:
+        raise KanlabError(f"expected a sympy expression or a number, got {type(e).__name__} {e!r:.60}; text is "
+                          "not parsed here (sympy.parse_expr evaluates Python: use it on trusted text only)") from None
+
+
+def _arguments(exprs, var_names):
+    """(the expressions in the argument symbols x0, x1, ..., those symbols): one argument per
+    entry of ``var_names``. A variable of a formula that is not in var_names is an error."""
+    syms = symbols_for(var_names)
+    if len(set(syms)) != len(syms):
+        raise KanlabError(f"var_names holds the same symbol twice ({', '.join(map(str, syms))}); give one distinct "
+                          "symbol per variable, or pass names as strings")
+    args = [sympy.Symbol(f"x{k}") for k in range(len(syms))]
+    subs = dict(zip(syms, args))
+    out = []
+    for e in exprs:
+        e = _expression(e)
+        unknown = sorted((s for s in e.free_symbols if s not in subs), key=str)
+        if unknown:
+            shown = ", ".join(python_comment(s.name if isinstance(s, sympy.Symbol) else s) for s in unknown)
+            raise KanlabError(f"the formula uses variable(s) {shown} that are not in var_names "
+                              f"({', '.join(python_comment(s) for s in syms)}); pass one name per variable")
+        out.append(e.xreplace(subs))
+    return out, args
 
 
 def to_python_source(exprs, var_names, name: str = "formula") -> str:
     """Stand-alone Python source (numpy only) of a function ``name(x0, x1, ...)`` returning the
-    formula's value (or a tuple of values for a list of formulas)."""
+    formula's value (or a tuple of values for a list of formulas).
+
+    Argument ``xK`` is the variable ``var_names[K]``; the names themselves appear only in ``#``
+    comments, as ASCII Python literals, so no name can become code. The source is checked to be
+    exactly one function that reads nothing but its arguments and numpy."""
     from sympy.printing.numpy import NumPyPrinter
 
-    if not name.isidentifier():
-        raise ValueError(f"name must be a Python identifier, got {name!r}")
+    if not is_python_name(name):
+        raise KanlabError(f"name must be an ASCII Python identifier that is not a keyword or 'numpy', got {name!r}")
     single = not isinstance(exprs, (list, tuple))
-    exprs = [exprs] if single else list(exprs)
-    syms = [sympy.Symbol(v) if isinstance(v, str) else v for v in var_names]
-    args = [f"x{k}" for k in range(len(syms))]
-    subs = {s: sympy.Symbol(a) for s, a in zip(syms, args)}
+    exprs, args = _arguments([exprs] if single else list(exprs), var_names)
+    shown = [str(v) for v in symbols_for(var_names)]
+    names = [python_comment(v) + (f" (in the formula: {python_comment(w)})" if str(v) != w else "")
+             for v, w in zip(var_names, shown)]
     printer = NumPyPrinter({"fully_qualified_modules": True})
-    body = [printer.doprint(sympy.sympify(e).xreplace(subs)) for e in exprs]
+    body = [printer.doprint(e) for e in exprs]
     ret = body[0] if single else "(" + ", ".join(body) + ",)"
-    doc = ", ".join(f"{a} = {s}" for a, s in zip(args, syms))
-    return (f"import numpy\n\n\ndef {name}({', '.join(args)}):\n    \"\"\"{doc}\"\"\"\n"
-            f"    return {ret}\n")
+    arg_names = [str(a) for a in args]
+    comments = "".join(f"    # {a}: {v}\n" for a, v in zip(arg_names, names))
+    source = (f"import numpy\n\n\ndef {name}({', '.join(arg_names)}):\n"
+              f"    \"\"\"The formula's value (numpy); the arguments are the variables named below.\"\"\"\n"
+              f"{comments}    return {ret}\n")
+    check_python_function(source, name, arg_names)
+    return source
 
 
 def to_callable(exprs, var_names, backend: str = "numpy"):
@@ -141,8 +189,7 @@ def to_callable(exprs, var_names, backend: str = "numpy"):
     if backend not in ("numpy", "torch"):
         raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
     single = not isinstance(exprs, (list, tuple))
-    exprs = [exprs] if single else list(exprs)
-    syms = [sympy.Symbol(v) if isinstance(v, str) else v for v in var_names]
+    exprs, syms = _arguments([exprs] if single else list(exprs), var_names)
     funcs = [sympy.lambdify(syms, e, modules="numpy" if backend == "numpy" else "torch") for e in exprs]
 
     def call(*args):

@@ -148,6 +148,9 @@ def _cmd_discover(args) -> int:
 
     X, y, names = read_csv(args.csv, args.target, args.features)
     print(f"kanlab discover: {len(y)} rows, features {', '.join(names)} -> {args.target}")
+    rows = f"{args.max_rows} of them (a seeded sample)" if len(y) > args.max_rows else "all of them"
+    limit = f"{args.time_budget:g} s" if args.time_budget is not None else "none (--time-budget S sets one)"
+    print(f"budget: rows used: {rows}; time: {limit}")
     return _run_discover(X, y, names, args.target, args)
 
 

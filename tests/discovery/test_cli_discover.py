@@ -114,3 +114,12 @@ def test_discover_end_to_end_output(tmp_path, capsys, plot_labels):
     assert max(len(line.replace(str(tmp_path), "")) for line in lines) <= 160
     assert "  identity: ok" in out and "signal = 3*p - q**2" in lines
     assert "signal" in plot_labels and "$y$" not in plot_labels
+
+
+def test_the_budget_line_and_the_row_sample(tmp_path, capsys, fake_pipelines):
+    path = _csv(tmp_path, lambda X: X[:, 0] + X[:, 1])
+    code, out, _ = _run(["discover", str(path), "--target", "signal", "--out", str(tmp_path / "o"),
+                         "--max-rows", "50", "--time-budget", "30"], capsys)
+    assert code == 0
+    assert "budget: rows used: 50 of them (a seeded sample); time: 30 s" in out.splitlines()
+    assert any(line.startswith("  data: ok, using a seeded sample of 50 of the 120 rows") for line in out.splitlines())

@@ -70,3 +70,14 @@ def test_to_sympy_number_exact_forms():
     assert to_sympy_number(0.5) == sympy.Rational(1, 2)
     assert to_sympy_number(math.pi / 4) == sympy.pi / 4
     assert isinstance(to_sympy_number(0.1234), sympy.Float)
+
+
+def test_exponents_do_not_snap_to_multiples_of_pi():
+    """x**1.0472 on clean data: pi/3 is within 1e-5 of the exponent, but a power x**(pi/3) is no
+    law's: the exponent stays a float; the same number as a factor does snap to pi/3."""
+    X, y = _noisy(lambda x, z: x ** (math.pi / 3) + z, 0.0)
+    got = snap_floats(q ** F(math.pi / 3) + r, [q, r], X, y)
+    assert not got.has(sympy.pi) and got.atoms(sympy.Float)
+    assert not any(abs(v - math.pi / 3) < 1e-3 for v in nice_values(1.0471976, exponent=True))
+    X, y = _noisy(lambda x, z: math.pi / 3 * x + z, 0.0)
+    assert snap_floats(F(math.pi / 3) * q + r, [q, r], X, y) == sympy.pi * q / 3 + r

@@ -54,17 +54,18 @@ def snap_limit(base_rmse: float, n: int, k: int, tol, y_std: float) -> float:
     return base_rmse * (1.0 + tol) + floor
 
 
-def nice_values(v: float):
+def nice_values(v: float, exponent: bool = False):
     """Simple numbers near v, simplest first: 0 (|v| < 0.5), the nearest integer, the nearest
     fraction with denominator <= 10 (|v| < FRACTIONS_BELOW: above, such a fraction is near every
-    number and says nothing), the nearest multiple of pi/4 (|v| > 0.3)."""
+    number and says nothing), the nearest multiple of pi/4 (|v| > 0.3; not for an ``exponent``:
+    a power x**(pi/3) is no law's)."""
     from fractions import Fraction
 
     out = [0.0] if abs(v) < 0.5 else []
     out.append(float(round(v)))
     if abs(v) < FRACTIONS_BELOW:
         out.append(float(Fraction(v).limit_denominator(10)))
-    if abs(v) > 0.3:
+    if abs(v) > 0.3 and not exponent:
         k = Fraction(v / math.pi).limit_denominator(4)
         if k != 0:
             out.append(float(k) * math.pi)
@@ -94,6 +95,8 @@ class _Parametric:
         self.floats = sorted(expr.atoms(sympy.Float), key=lambda f: -abs(float(f)))
         self.params = sympy.symbols(f"_c0:{len(self.floats)}")
         self.template = expr.xreplace(dict(zip(self.floats, self.params)))
+        in_exponent = set().union(*[p.exp.free_symbols for p in self.template.atoms(sympy.Pow)])
+        self.exponent = [p in in_exponent for p in self.params]
         self.fn = sympy.lambdify(list(syms) + list(self.params), self.template, "numpy")
         self.cols = [X[:, k] for k in range(X.shape[1])]
         self.y = y
@@ -170,7 +173,7 @@ def _cheapest_snap(model, values, snapped, limit, refit, failed):
     plain error; the first that passes the limit plainly or after a refit of the free others."""
     trials = []
     for i in np.flatnonzero(~snapped):
-        for v in nice_values(float(values[i])):
+        for v in nice_values(float(values[i]), exponent=model.exponent[i]):
             trial = values.copy()
             trial[i] = v
             trials.append((model.rmse(trial), int(i), v, trial))

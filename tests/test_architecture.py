@@ -39,7 +39,9 @@ RANKS = {
     "formula": 8,  # public re-export shim of kanlab.symbolic.formula
     "__init__": 9,  # the package kanlab itself
     "experiments": 10,
+    "train_cli": 10,  # `kanlab train` (streamed / distributed fits), registered by the CLI
     "cli": 11,
+    "__main__": 12,  # python -m kanlab (and torchrun -m kanlab)
 }
 
 

@@ -44,7 +44,7 @@ def test_formula_in_user_units():
     rng = np.random.default_rng(0)
     X = rng.uniform(0, 10, size=(200, 1))
     y = 3 * X[:, 0] + 5
-    reg = KANRegressor(hidden=(1,), steps=20).fit(X, y)
+    reg = KANRegressor(hidden=(1,), steps=20, n_estimators=1).fit(X, y)
     reg.symbolify(X, y, lib=["x"])
     f = reg.formula_
     import sympy

@@ -1,4 +1,4 @@
-"""The ``kanlab`` command line: demo, discover, fit, reproduce, plot, formula.
+"""The ``kanlab`` command line: demo, discover, fit, reproduce, plot, formula, train (train_cli.py).
 
 User errors (bad files, names, arguments) print one line to stderr and exit with code 2;
 no Python traceback is shown for them.
@@ -273,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--job-timeout", type=float, default=None, metavar="S",
                    help="srbench: kill a job after S seconds and record it as timed out (default 600; 0: no cap)")
     r.set_defaults(func=_cmd_reproduce)
+    from .train_cli import add_parser as add_train_parser
+
+    add_train_parser(sub, UserError)
     return p
 
 

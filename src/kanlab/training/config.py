@@ -54,6 +54,11 @@ class FitConfig:
     Compute: ``threads`` intra-op threads during the fit (None: 1 for small problems, else
     torch's setting); ``backend`` "auto" or a name of :data:`kanlab.kernels.dispatch.FIT_BACKENDS`
     (an impossible choice is an error naming the possible ones).
+    Scaling (docs/distributed.md): ``checkpoint`` a directory where the model, optimiser state,
+    history and RNG state are written atomically every ``checkpoint_every`` steps and at the end;
+    ``resume`` continues from it; ``distributed`` averages gradients over the ranks of an
+    initialised torch.distributed process group; ``reservoir`` rows of inputs kept (uniformly
+    sampled) for grid updates when training from a stream of batches.
     """
 
     opt: str = "LBFGS"
@@ -81,6 +86,11 @@ class FitConfig:
     warn_out_of_range: float = 0.1
     threads: int | None = None
     backend: str = "auto"
+    checkpoint: Any = None
+    checkpoint_every: int = 100
+    resume: bool = False
+    distributed: bool = False
+    reservoir: int = 10_000
 
     def __post_init__(self):
         if self.opt not in ("LBFGS", "Adam"):
@@ -105,6 +115,18 @@ class FitConfig:
             _positive_int("threads", self.threads)
         if not isinstance(self.backend, str):
             raise ValueError(f"backend must be 'auto' or a backend name, got {self.backend!r}")
+        self._check_scaling()
+
+    def _check_scaling(self):
+        if self.checkpoint is not None and not isinstance(self.checkpoint, (str, bytes)) and not hasattr(self.checkpoint, "__fspath__"):
+            raise ValueError(f"checkpoint must be a directory path or None, got {self.checkpoint!r}")
+        _positive_int("checkpoint_every", self.checkpoint_every)
+        _positive_int("reservoir (rows kept for grid updates while streaming)", self.reservoir)
+        if self.resume and self.checkpoint is None:
+            raise ValueError("resume=True needs checkpoint='DIR' (the directory the interrupted fit wrote to)")
+        for name in ("resume", "distributed"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     @property
     def grid_every(self) -> int:

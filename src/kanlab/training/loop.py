@@ -22,22 +22,26 @@ import warnings
 import torch
 
 from ..kernels import dispatch
-from ..validate import check_dataset
+from ..validate import KanlabError, check_dataset
 from . import losses
 from .config import FitConfig
 from .evaluator import build_evaluator
 from .history import FitHistory, HistoryRecorder
-from .lbfgs import LBFGS
 from .regularization import Penalty
+from . import distributed, streaming
+from .checkpoint import Checkpointer
+from .steps import ParameterGuard, fit_threads, make_optimizer, optimizer_step, progress_bar, resolve_metrics, show_progress
 
 __all__ = ["fit", "FitConfig", "FitHistory", "ParameterGuard", "optimizer_step"]
 
 
-def fit(model, dataset, config: FitConfig | None = None, **options) -> FitHistory:
+def fit(model, dataset, config: FitConfig | None = None, test_data=None, **options) -> FitHistory:
     """Train ``model`` in place on ``dataset`` and return the per-step history.
 
     dataset: dict with ``train_input`` (N, n_in), ``train_label`` (N, n_out) and optionally
-    ``test_input``/``test_label``. Options: the fields of :class:`FitConfig` as keywords (or a
+    ``test_input``/``test_label``; or a stream of batches (a ``torch.utils.data.DataLoader`` or
+    any iterable of (x, y) pairs, :mod:`.streaming`: Adam only, ``test_data`` a held-out stream).
+    Options: the fields of :class:`FitConfig` as keywords (or a
     ``config``, with keywords overriding it). The history holds ``train_loss`` and ``test_loss``
     (RMSE for the default loss), ``reg``, one list per metric, ``stopped_nan``, and ``backend`` /
     ``backend_reason``: the compute path that ran and why. If the loss or parameters become
@@ -45,76 +49,21 @@ def fit(model, dataset, config: FitConfig | None = None, **options) -> FitHistor
     ``threads``: intra-op threads during the fit; None picks 1 for small problems (rows x widest
     layer < 2**17, where thread start-up costs more than it gains: ~1.5x faster on the paper's
     [2,5,1] recipe) and leaves torch's setting otherwise; the setting is restored afterwards.
+    ``checkpoint``/``checkpoint_every``/``resume`` and ``distributed``: see docs/distributed.md.
     """
     cfg = config.replace(**options) if config is not None else FitConfig(**options)
-    with _threads(cfg, model, dataset), contextlib.ExitStack() as cleanup:
+    if not isinstance(dataset, dict):
+        return streaming.fit_stream(model, dataset, cfg, test_data=test_data)
+    if test_data is not None:
+        raise KanlabError("test_data is for streamed training data; with a dataset dict give test_input and "
+                          "test_label in the dict")
+    with fit_threads(cfg, model, dataset), contextlib.ExitStack() as cleanup:
         return _train(model, dataset, cfg, cleanup)
-
-
-@contextlib.contextmanager
-def _threads(cfg: FitConfig, model, dataset):
-    before = torch.get_num_threads()
-    threads = cfg.threads
-    if threads is None:
-        rows = len(dataset["train_input"]) if isinstance(dataset, dict) and "train_input" in dataset else 0
-        threads = 1 if rows * max(getattr(model, "width", [1])) < 2**17 else before
-    torch.set_num_threads(max(1, int(threads)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _resolve_metrics(metrics) -> dict:
-    if metrics is not None and not isinstance(metrics, dict):  # a list of names or functions
-        metrics = {m if isinstance(m, str) else getattr(m, "__name__", "metric"): m for m in metrics}
-    return {name: losses.get_metric(fn) for name, fn in (metrics or {}).items()}
-
-
-def _make_optimizer(cfg: FitConfig, params, cleanup: contextlib.ExitStack):
-    """LBFGS binds the parameters to one flat buffer here (released when the fit ends, even
-    when interrupted); evaluators are built after this."""
-    if cfg.opt == "LBFGS":
-        optimizer = LBFGS(params, lr=cfg.lr, max_iter=cfg.max_iter, history_size=cfg.history_size)
-        cleanup.callback(optimizer.release)
-        return optimizer
-    return torch.optim.Adam(params, lr=cfg.lr)
-
-
-def optimizer_step(optimizer, closure) -> None:
-    """One optimiser step: LBFGS calls the closure itself; Adam steps on one evaluation."""
-    if isinstance(optimizer, LBFGS):
-        optimizer.step(closure)
-    else:
-        closure()
-        optimizer.step()
-
-
-class ParameterGuard:
-    """Keeps a copy of the model's last good state (parameters and buffers); ``check`` accepts
-    the current state when the objective and every parameter are finite, else restores the
-    copy and returns False."""
-
-    def __init__(self, model, params):
-        self.params = params
-        self.state = list(model.state_dict(keep_vars=True).values())
-        self.good = [t.detach().clone() for t in self.state]
-
-    @torch.no_grad()
-    def check(self, objective: torch.Tensor) -> bool:
-        if not bool(torch.isfinite(objective)) or not all(bool(torch.isfinite(p).all()) for p in self.params):
-            torch._foreach_copy_(self.state, self.good)
-            return False
-        if any(g.shape != s.shape for g, s in zip(self.good, self.state)):  # a shape changed: new snapshot
-            self.good = [t.detach().clone() for t in self.state]
-        else:
-            torch._foreach_copy_(self.good, [s.detach() for s in self.state])
-        return True
 
 
 def _train(model, dataset, cfg: FitConfig, cleanup: contextlib.ExitStack) -> FitHistory:
     loss_fn = losses.get_loss(cfg.loss_fn)
-    metrics = _resolve_metrics(cfg.metrics)
+    metrics = resolve_metrics(cfg.metrics)
     custom_loss = loss_fn is not None
     param0 = next(model.parameters())
     ds = check_dataset(dataset, n_inputs=model.n_inputs, n_outputs=None if custom_loss else model.width[-1],
@@ -122,29 +71,32 @@ def _train(model, dataset, cfg: FitConfig, cleanup: contextlib.ExitStack) -> Fit
     x_tr, y_tr = ds["train_input"], ds["train_label"]
     test = (ds["test_input"], ds["test_label"]) if "test_input" in ds else None
     loss_fn = loss_fn or losses.mse
+    sync = distributed.start(cfg.distributed, cfg.lamb)
     _warn_out_of_range(model, x_tr, cfg)
 
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = _make_optimizer(cfg, params, cleanup)
+    optimizer = make_optimizer(cfg, params, cleanup)
     penalty = None
     if cfg.lamb > 0:
         penalty = Penalty(model, lamb_l1=cfg.lamb_l1, lamb_entropy=cfg.lamb_entropy, lamb_coef=cfg.lamb_coef,
                           lamb_coefdiff=cfg.lamb_coefdiff, metric=cfg.reg_metric)
-    guard = ParameterGuard(model, params)
     recorder = HistoryRecorder(metrics, custom_loss, loss_fn, cfg.test_every, cfg.steps)
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    ckpt, start = _checkpointer(cfg, model, sync, optimizer, recorder, gen)
+    guard = ParameterGuard(model, params)
     n = x_tr.shape[0]
-    bar = _progress(cfg.steps, cfg.progress)
+    bar = progress_bar(cfg.steps, cfg.progress and (sync is None or sync.writer), initial=start)
     evaluator, stopped_nan = None, False
-    for step in range(cfg.steps):
+    for step in range(start, cfg.steps):
         idx = None if cfg.full_batch or cfg.batch >= n else torch.randperm(n, generator=gen)[:cfg.batch].to(x_tr.device)
         xb, yb = (x_tr, y_tr) if idx is None else (x_tr[idx], y_tr[idx])
         stale = evaluator is None or idx is not None
         if cfg.grid_update_due(step):
-            model.update_grid(xb)
+            model.update_grid(xb if sync is None else sync.gather_rows(xb))
             stale = True
         if stale:
             evaluator = build_evaluator(model, xb, yb, params, cfg, loss_fn, custom_loss, penalty)
+            evaluator = evaluator if sync is None else sync.average(evaluator, xb.shape[0])
             recorder.set_backend(evaluator.backend)
         with dispatch.using(evaluator.backend):  # the optimiser's own kernels (L-BFGS updates) follow it too
             optimizer_step(optimizer, evaluator)
@@ -154,13 +106,24 @@ def _train(model, dataset, cfg: FitConfig, cleanup: contextlib.ExitStack) -> Fit
             stopped_nan = True
             break
         recorder.record(step, model, evaluator.loss.detach(), evaluator.reg, (xb, yb), test)
-        if bar is not None:
-            if step % cfg.log == 0 or step == cfg.steps - 1:
-                bar.set_postfix(recorder.postfix(show_reg=penalty is not None), refresh=False)
-            bar.update(1)
+        if ckpt is not None and ckpt.due(step):
+            ckpt.save(step, model, optimizer, recorder.hist, gen.get_state())
+        show_progress(bar, recorder, step, cfg, penalty is not None)
     if bar is not None:
         bar.close()
     return recorder.finish(stopped_nan)
+
+
+def _checkpointer(cfg: FitConfig, model, sync, optimizer, recorder, gen):
+    """The fit's Checkpointer (or None) and the first step to run (after the checkpoint's on resume)."""
+    if cfg.checkpoint is None:
+        return None, 0
+    ckpt = Checkpointer(cfg, model, writer=sync is None or sync.writer)
+    if not cfg.resume:
+        return ckpt, 0
+    state = ckpt.restore(model, optimizer, recorder.hist)
+    gen.set_state(state["rng"])
+    return ckpt, int(state["step"]) + 1
 
 
 def _warn_out_of_range(model, x, cfg: FitConfig) -> None:
@@ -170,11 +133,3 @@ def _warn_out_of_range(model, x, cfg: FitConfig) -> None:
     if frac > cfg.warn_out_of_range:
         warnings.warn(f"{frac:.0%} of layer inputs fall outside the spline grids (the spline part is zero there); "
                       "use update_grid=True or a wider grid_range", UserWarning, stacklevel=4)
-
-
-def _progress(steps, enabled):
-    if not enabled or steps == 0:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=steps, desc="fit", unit="step", leave=False, dynamic_ncols=True)

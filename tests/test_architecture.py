@@ -31,6 +31,9 @@ RANKS = {
     "baselines": 3,
     "training": 4,
     "io": 4,
+    # structure tests on any callable (kanlab.structure): imports only validate today; rank 4 so it
+    # may use symbolic fits later, and discovery (7) imports its split and symmetry tests from it
+    "structure": 4,
     "interpret": 5,
     "export": 5,
     "sklearn": 6,

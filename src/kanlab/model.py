@@ -1,7 +1,7 @@
 """KAN: the user-facing facade. Each method delegates to the module that does the work."""
 from __future__ import annotations
 
-from .interpret import attribution, plot, prune
+from .interpret import attribution, edit, interaction, plot, prune
 from . import export, io
 from .symbolic import fix_edges, formula
 from .training import loop as training_loop
@@ -34,13 +34,47 @@ class KAN(KANNetwork):
         """Write the model as ONNX (input "x" (batch, n_inputs), output "y"); needs ``kanlab[export]``."""
         return export.to_onnx(self, path, opset=opset)
 
-    def attribute(self, x):
-        """Edge / node / input importance scores on data x (see :mod:`kanlab.interpret.attribution`)."""
-        return attribution.attribute(self, x)
+    def attribute(self, x, output=None):
+        """Edge / node / input importance scores on data x, towards all outputs or output
+        ``output`` only (see :mod:`kanlab.interpret.attribution`)."""
+        return attribution.attribute(self, x, output=output)
 
-    def feature_score(self, x):
-        """Importance of each original input column on data x."""
-        return attribution.feature_score(self, x)
+    def feature_score(self, x, output=None):
+        """Importance of each original input column on data x (towards output ``output`` if given)."""
+        return attribution.feature_score(self, x, output=output)
+
+    def feature_interaction(self, x, output=None):
+        """(n_inputs, n_inputs) pairwise interaction strengths on x (:mod:`kanlab.interpret.interaction`)."""
+        return interaction.feature_interaction(self, x, output=output)
+
+    # editing (:mod:`kanlab.interpret.edit`): each returns a new model, the original is untouched
+    def expand_width(self, layer: int, n_new: int, seed: int = 0) -> "KAN":
+        """``n_new`` more nodes in hidden layer ``layer``, outgoing edges zero: the same function."""
+        return edit.expand_width(self, layer, n_new, seed=seed)
+
+    def expand_depth(self, position=None, x=None, grid_range=None) -> "KAN":
+        """A new layer, the identity by splines on x's range (or grid_range), before layer ``position`` (default: last)."""
+        return edit.expand_depth(self, position, x=x, grid_range=grid_range)
+
+    def perturb(self, scale: float = 0.1, seed: int = 0) -> "KAN":
+        """Spline coefficients plus ``scale`` * N(0, 1) noise."""
+        return edit.perturb(self, scale, seed=seed)
+
+    def remove_edge(self, l: int, i: int, j: int) -> "KAN":
+        """Edge (l, i, j) switched off."""
+        return edit.remove_edge(self, l, i, j)
+
+    def prune_edge(self, th: float = 3e-2, x=None) -> "KAN":
+        """The edges scoring below ``th`` on x switched off (their means kept in the biases)."""
+        return prune.prune_edge(self, th, x=x)
+
+    def swap(self, l: int, i: int, j: int) -> "KAN":
+        """Hidden nodes i and j of layer l exchanged: the same function."""
+        return edit.swap(self, l, i, j)
+
+    def auto_swap(self, x) -> "KAN":
+        """Hidden nodes reordered to shorten the plot's importance-weighted wiring on x: the same function."""
+        return edit.auto_swap(self, x)
 
     def prune(self, node_th: float = 1e-2, edge_th: float = 3e-2, x=None) -> "KAN":
         """A new, smaller KAN: weak hidden nodes removed, weak edges masked (scores on x)."""

@@ -1,9 +1,9 @@
-"""Two-variable symmetries on an oracle (kanlab.discovery.symmetry)."""
+"""Two-variable symmetries on an oracle (kanlab.structure.symmetry)."""
 import numpy as np
 import pytest
 import sympy
 
-from kanlab.discovery import symmetry as sym
+from kanlab.structure import symmetry as sym
 
 LO, HI = np.array([0.5, 0.2, -1.0]), np.array([2.0, 1.5, 1.0])
 

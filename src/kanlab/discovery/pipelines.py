@@ -11,7 +11,7 @@ it has none (not applicable, declined, rejected). Registered by name in ``PIPELI
              and rank-2 splits of the variables (and of 1/f, f^2, log|f|, sin f, tan f) are
              tested on it and the pieces solved recursively (:mod:`kanlab.discovery.separable`);
              a pair of variables that enters only through x_i - x_j, x_i + x_j, x_i x_j or
-             x_i / x_j (:mod:`kanlab.discovery.symmetry`) is replaced by that combination: in a
+             x_i / x_j (:mod:`kanlab.structure.symmetry`) is replaced by that combination: in a
              piece, on the oracle; in f itself, on the data, and discover runs afresh on the
              reduced data with the same config (``StageContext.rediscover``); the combined
              formula's constants are refitted on the data, then snapped; skipped when the
@@ -32,7 +32,7 @@ import sympy
 import torch
 
 from ..symbolic.snap import snap_formula
-from . import symmetry
+from ..structure import symmetry
 from .candidates import DiscoverError, StageLog, make_candidate
 from .config import DiscoverConfig
 from .data import Problem

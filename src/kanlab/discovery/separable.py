@@ -2,7 +2,8 @@
 
 The trained numeric KAN is accurate (error ~ ``tol``) and can be evaluated anywhere in the data's
 box, so it serves as an oracle for f. For a split of the variables into groups A and B, sample
-m points a_1..a_m of A and b_1..b_m of B and form the matrix M_ij = f(a_i, b_j). Then
+m points a_1..a_m of A and b_1..b_m of B and form the matrix M_ij = f(a_i, b_j) (the test is
+:mod:`kanlab.structure.split`, shared with the public :mod:`kanlab.structure`). Then
 
   * f = g(A) + h(B)        (additive)   <=>  M minus its row and column means (plus the grand
                                               mean) vanishes;
@@ -21,7 +22,7 @@ as 0, 1, -1 inside the box, so that the pieces come out simple):
              the second piece of each side is solved as a difference, f(A, b1) - f(A, b0))
 
 Order of the tests on f (or a piece): an additive or product split; else a two-variable
-symmetry (:mod:`kanlab.discovery.symmetry`: f depends on x_i, x_j only through x_i - x_j,
+symmetry (:mod:`kanlab.structure.symmetry`: f depends on x_i, x_j only through x_i - x_j,
 x_i + x_j, x_i x_j or x_i / x_j), after which the pair is one new variable; else a split of a
 transform of f (1/f, f^2, log|f|, sin f, tan f); a rank-2 split of f itself only when no
 transform splits more simply (asin(a / n) is nearly rank 2 within the oracle's tolerance, while
@@ -41,7 +42,8 @@ import numpy as np
 import sympy
 import torch
 
-from . import symmetry
+from ..structure import symmetry
+from ..structure.split import best_split
 from .. import symbolic
 from ..symbolic.rank import tiny_stretch
 
@@ -98,43 +100,6 @@ def _point(ctx, fixed: dict):
     for k, v in fixed.items():
         X[0, k] = v
     return X
-
-
-def _split_matrix(f, A, B, ctx, m=24):
-    XA, XB = ctx.sample(A, m), ctx.sample(B, m)
-    X = np.repeat(XA, m, axis=0)
-    X[:, B] = np.tile(XB[:, B], (m, 1))
-    return f(X).reshape(m, m)
-
-
-def _split_scores(M):
-    """(additive residual, rank-1 residual, rank-2 residual), each an RMS over the entries."""
-    add = M - M.mean(axis=1, keepdims=True) - M.mean(axis=0, keepdims=True) + M.mean()
-    s = np.linalg.svd(M, compute_uv=False)
-    r1 = math.sqrt(float(np.sum(s[1:] ** 2)) / M.size)
-    r2 = math.sqrt(float(np.sum(s[2:] ** 2)) / M.size)
-    return math.sqrt(float(np.mean(add ** 2))), r1, r2
-
-
-def _best_split(f, idx, ctx, tol):
-    """The simplest passing split: additive before product before rank 2; within a kind the one
-    with the smaller group first (peeling one variable at a time), then the lower residual."""
-    found = []
-    n = len(idx)
-    for r in range(1, n // 2 + 1):
-        for A in itertools.combinations(idx, r):
-            if 2 * r == n and idx[0] not in A:
-                continue  # each balanced split once
-            B = [k for k in idx if k not in A]
-            scores = _split_scores(_split_matrix(f, list(A), B, ctx))
-            for kind, s in enumerate(scores):
-                if s <= tol:
-                    found.append((kind, r, s, list(A), B))
-                    break
-    if not found:
-        return None
-    kind, _, _, A, B = min(found, key=lambda t: t[:3])
-    return ("add", "mul", "rank2")[kind], A, B
 
 
 # inner functions tried for a one-variable piece that is no single library edge:
@@ -268,7 +233,7 @@ def _solve(f, idx, ctx, tol, depth=0):
     if depth > 6:
         return _fallback(f, idx, ctx)
     # order of the module docstring: add / mul split, symmetry, transforms, then rank 2
-    split = _best_split(f, idx, ctx, tol)
+    split = best_split(f, idx, ctx.sample, tol)
     if split is not None and split[0] != "rank2":
         return _combine(f, split, ctx, tol, depth)
     found = symmetry.find_symmetry(f, X, idx, ctx.lo, ctx.hi, tol, ctx.rng)
@@ -283,7 +248,7 @@ def _solve(f, idx, ctx, tol, depth=0):
         if tol_g / max(float(np.std(g(y))), 1e-300) > 2 * tol / float(np.std(y)):
             continue  # the transform would make the split tests twice as loose (relative to the spread)
         fg = (lambda h: (lambda Z: h(f(Z))))(g)
-        split = _best_split(fg, idx, ctx, tol_g)
+        split = best_split(fg, idx, ctx.sample, tol_g)
         if split is not None:
             tried.append((("add", "mul", "rank2").index(split[0]), len(tried), fg, g_inv, split, tol_g))
     if tried:
@@ -296,17 +261,12 @@ def _solve(f, idx, ctx, tol, depth=0):
 
 def _reduce(f, found, idx, ctx):
     """(F, new idx) for f that depends on two of its variables only through one combination u
-    (``found`` = (kind, i, j), see kanlab.discovery.symmetry): F reads u from a new column and sets the
+    (``found`` = (kind, i, j), see kanlab.structure.symmetry): F reads u from a new column and sets the
     pair from it."""
     kind, i, j = found
     bi, bj = (ctx.lo[i], ctx.hi[i]), (ctx.lo[j], ctx.hi[j])
     u = ctx.add_var(*symmetry.u_range(kind, bi, bj), symmetry.combine(kind, ctx.syms[i], ctx.syms[j]))
-
-    def F(Z):
-        Z = Z.copy()
-        Z[:, i], Z[:, j] = symmetry.recover(kind, Z[:, u], bi, bj)
-        return f(Z)
-    return F, [k for k in idx if k not in (i, j)] + [u]
+    return symmetry.reduce_oracle(f, kind, i, j, bi, bj, u), [k for k in idx if k not in (i, j)] + [u]
 
 
 def _combine(f, split, ctx, tol, depth):
@@ -360,7 +320,7 @@ def separable_formula(oracle, lo, hi, idx, tol, syms, fallback, lib=None, seed=0
     ``fallback(X, y, names)``: a sympy formula in Symbols ``names`` (one per column of X) fitted
     to samples of a non-separable piece. ``root_symmetry(kind, i, j)``, when given, is called
     instead of reducing the oracle when f itself (not a piece) has a symmetry of
-    :mod:`kanlab.discovery.symmetry` and no additive or product split; it returns the formula
+    :mod:`kanlab.structure.symmetry` and no additive or product split; it returns the formula
     (e.g. found afresh on the data with x_i, x_j replaced by their combination), or None.
     ``on_error(exc)``, when given, is told of a numerical failure (a piece not finite on the box, a
     singular matrix, an overflow) that ended the search; the result is then None, as when f

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..validate import KanlabError
+
 __all__ = ["Scores", "attribute", "feature_score"]
 
 
@@ -48,8 +50,23 @@ class Scores:
         return self.edge[l - 1].sum(0)
 
 
+def _output_scores(network, output, like: torch.Tensor) -> torch.Tensor:
+    """The starting scores of the output nodes: all 1, or 1 for ``output`` alone."""
+    n_out = network.width[-1]
+    if output is None:
+        return torch.ones(n_out, dtype=like.dtype, device=like.device)
+    if isinstance(output, bool) or not isinstance(output, int) or not 0 <= output < n_out:
+        raise KanlabError(f"output must be None (all outputs) or an output index in 0..{n_out - 1}, got {output!r}")
+    start = torch.zeros(n_out, dtype=like.dtype, device=like.device)
+    start[output] = 1.0
+    return start
+
+
 @torch.no_grad()
-def attribute(network, x: torch.Tensor) -> Scores:
+def attribute(network, x: torch.Tensor, output: int | None = None) -> Scores:
+    """Backward attribution scores on x (module docstring). ``output``: None starts every output
+    node at score 1 (the scores of all outputs summed); an index j starts output j alone at 1 and
+    the others at 0, so the scores measure what flows into output j only."""
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[0] < 2:
         raise ValueError("attribute needs data x of shape (N, n_inputs) with N >= 2 samples")
     h = network.select_inputs(x.to(next(network.parameters()).dtype))
@@ -65,7 +82,7 @@ def attribute(network, x: torch.Tensor) -> Scores:
     L = len(network.layers)
     node_scores = [None] * (L + 1)
     edge_scores = [None] * L
-    node_scores[L] = torch.ones(network.width[-1], dtype=h.dtype, device=h.device)
+    node_scores[L] = _output_scores(network, output, h)
     for l in range(L - 1, -1, -1):
         e_std, n_std = stds[l]
         edge_scores[l] = e_std / (n_std + 1e-12) * node_scores[l + 1]
@@ -75,6 +92,6 @@ def attribute(network, x: torch.Tensor) -> Scores:
     return Scores(edge_scores, node_scores, full, fwd, [s[0] for s in stds], ranges, means)
 
 
-def feature_score(network, x: torch.Tensor) -> torch.Tensor:
+def feature_score(network, x: torch.Tensor, output: int | None = None) -> torch.Tensor:
     """Input importance over the model's original columns (see :func:`attribute`)."""
-    return attribute(network, x).input
+    return attribute(network, x, output=output).input

@@ -59,6 +59,8 @@ class FitConfig:
     ``resume`` continues from it; ``distributed`` averages gradients over the ranks of an
     initialised torch.distributed process group; ``reservoir`` rows of inputs kept (uniformly
     sampled) for grid updates when training from a stream of batches.
+    Snapshots (:mod:`kanlab.training.snapshots`): the model saved as ``snapshot_dir/step_NNNNNN.kan``
+    before the first step and every ``snapshot_every`` steps, for ``kanlab.interpret.animate``.
     """
 
     opt: str = "LBFGS"
@@ -91,6 +93,8 @@ class FitConfig:
     resume: bool = False
     distributed: bool = False
     reservoir: int = 10_000
+    snapshot_every: int | None = None
+    snapshot_dir: Any = None
 
     def __post_init__(self):
         if self.opt not in ("LBFGS", "Adam"):
@@ -127,6 +131,12 @@ class FitConfig:
         for name in ("resume", "distributed"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if (self.snapshot_every is None) != (self.snapshot_dir is None):
+            raise ValueError("snapshots need both snapshot_every=N (steps between snapshots) and snapshot_dir='DIR'")
+        if self.snapshot_every is not None:
+            _positive_int("snapshot_every", self.snapshot_every)
+            if not isinstance(self.snapshot_dir, str) and not hasattr(self.snapshot_dir, "__fspath__"):
+                raise ValueError(f"snapshot_dir must be a directory path, got {self.snapshot_dir!r}")
 
     @property
     def grid_every(self) -> int:

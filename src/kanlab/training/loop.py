@@ -30,6 +30,7 @@ from .history import FitHistory, HistoryRecorder
 from .regularization import Penalty
 from . import distributed, streaming
 from .checkpoint import Checkpointer
+from .snapshots import Snapshots
 from .steps import ParameterGuard, fit_threads, make_optimizer, optimizer_step, progress_bar, resolve_metrics, show_progress
 
 __all__ = ["fit", "FitConfig", "FitHistory", "ParameterGuard", "optimizer_step"]
@@ -53,6 +54,9 @@ def fit(model, dataset, config: FitConfig | None = None, test_data=None, **optio
     """
     cfg = config.replace(**options) if config is not None else FitConfig(**options)
     if not isinstance(dataset, dict):
+        if cfg.snapshot_every is not None:
+            raise KanlabError("snapshot_every works with a dataset dict; a streamed fit writes no snapshots "
+                              "(use checkpoint=DIR to keep its state)")
         return streaming.fit_stream(model, dataset, cfg, test_data=test_data)
     if test_data is not None:
         raise KanlabError("test_data is for streamed training data; with a dataset dict give test_input and "
@@ -83,6 +87,7 @@ def _train(model, dataset, cfg: FitConfig, cleanup: contextlib.ExitStack) -> Fit
     recorder = HistoryRecorder(metrics, custom_loss, loss_fn, cfg.test_every, cfg.steps)
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     ckpt, start = _checkpointer(cfg, model, sync, optimizer, recorder, gen)
+    snaps = None if cfg.snapshot_every is None else Snapshots(cfg, model, start, writer=sync is None or sync.writer)
     guard = ParameterGuard(model, params)
     n = x_tr.shape[0]
     bar = progress_bar(cfg.steps, cfg.progress and (sync is None or sync.writer), initial=start)
@@ -108,9 +113,13 @@ def _train(model, dataset, cfg: FitConfig, cleanup: contextlib.ExitStack) -> Fit
         recorder.record(step, model, evaluator.loss.detach(), evaluator.reg, (xb, yb), test)
         if ckpt is not None and ckpt.due(step):
             ckpt.save(step, model, optimizer, recorder.hist, gen.get_state())
+        if snaps is not None:
+            snaps.after_step(step, model)
         show_progress(bar, recorder, step, cfg, penalty is not None)
     if bar is not None:
         bar.close()
+    if snaps is not None:
+        snaps.finish(len(recorder.hist["train_loss"]), model)
     return recorder.finish(stopped_nan)
 
 

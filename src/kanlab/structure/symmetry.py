@@ -1,4 +1,5 @@
-"""Two-variable symmetries, tested on a numeric oracle, for :mod:`kanlab.discovery.separable`.
+"""Two-variable symmetries, tested on a numeric oracle: for :func:`kanlab.structure.symmetries` and
+:mod:`kanlab.discovery.separable`.
 
 A function of several variables often depends on two of them only through one combination
 (the tests of Udrescu & Tegmark's AI Feynman). On the oracle f, for a pair (x_i, x_j):
@@ -21,7 +22,7 @@ import math
 
 import numpy as np
 
-__all__ = ["KINDS", "find_symmetry", "u_range", "recover", "combine"]
+__all__ = ["KINDS", "scan_symmetries", "passes", "find_symmetry", "u_range", "recover", "combine", "reduce_oracle"]
 
 KINDS = ("diff", "sum", "prod", "ratio")
 
@@ -51,19 +52,35 @@ def _move(kind, xi, xj, bi, bj, rng):
     return xi * np.exp(s), xj * np.exp(s)
 
 
-def find_symmetry(f, X, idx, lo, hi, tol, rng):
-    """The first (kind, i, j) of KINDS x pairs of idx under which f is invariant on the samples
-    X (to RMS <= sqrt(2) tol, the error of a difference of two oracle values), or None."""
+def scan_symmetries(f, X, idx, lo, hi, rng):
+    """For each (kind, i, j) of KINDS x pairs of idx, in that order, yield (kind, i, j, rms): the
+    RMS change of f on the samples X under the moves of ``kind``, or None where the test cannot
+    run (``prod``/``ratio`` need both variables positive on the box; a box that leaves too little
+    room to move). Lazy: a caller that stops early draws no further random moves."""
     y = f(X)
     for kind, (i, j) in itertools.product(KINDS, itertools.combinations(idx, 2)):
         if kind in ("prod", "ratio") and not _positive(lo, i, j):
+            yield kind, i, j, None
             continue
         X2 = X.copy()
         X2[:, i], X2[:, j] = _move(kind, X[:, i], X[:, j], (lo[i], hi[i]), (lo[j], hi[j]), rng)
         moved = np.abs(X2[:, i] - X[:, i]) > 0.05 * (hi[i] - lo[i])
         if moved.sum() < len(X) // 4:
-            continue  # the box leaves too little room for a meaningful test
-        if float(np.sqrt(np.mean((f(X2) - y) ** 2))) <= math.sqrt(2.0) * tol:
+            yield kind, i, j, None  # the box leaves too little room for a meaningful test
+            continue
+        yield kind, i, j, float(np.sqrt(np.mean((f(X2) - y) ** 2)))
+
+
+def passes(rms, tol) -> bool:
+    """The pass rule: invariant to RMS <= sqrt(2) tol, the error of a difference of two values of f."""
+    return rms is not None and rms <= math.sqrt(2.0) * tol
+
+
+def find_symmetry(f, X, idx, lo, hi, tol, rng):
+    """The first (kind, i, j) of KINDS x pairs of idx under which f is invariant on the samples
+    X (:func:`passes`), or None."""
+    for kind, i, j, rms in scan_symmetries(f, X, idx, lo, hi, rng):
+        if passes(rms, tol):
             return kind, i, j
     return None
 
@@ -110,3 +127,13 @@ def combine(kind, si, sj):
     if kind == "sum":
         return si + sj
     return si * sj if kind == "prod" else si / sj
+
+
+def reduce_oracle(f, kind, i, j, bi, bj, u):
+    """F(Z) = f with (x_i, x_j) set from the combination u read in column ``u`` of Z (a point of
+    the box bi x bj with that combination, :func:`recover`): f as a function of one variable fewer."""
+    def F(Z):
+        Z = Z.copy()
+        Z[:, i], Z[:, j] = recover(kind, Z[:, u], bi, bj)
+        return f(Z)
+    return F

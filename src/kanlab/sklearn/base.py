@@ -7,6 +7,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..symbolic.formula import to_latex
 from ..training.early_stopping import predict_chunked
 from . import fitting, interpret, symbolic
 from .params import choose_estimators, choose_solver, resolve
@@ -172,6 +173,6 @@ class KANEstimator(BaseEstimator):
         return self.formula_expr(var_names)
 
     def latex(self, var_names=None):
-        import sympy
-
-        return sympy.latex(self.formula_expr(var_names))
+        """LaTeX of the formula (a list for several outputs), variable names escaped."""
+        exprs = self.formula_expr(var_names)
+        return [to_latex(e) for e in exprs] if isinstance(exprs, list) else to_latex(exprs)

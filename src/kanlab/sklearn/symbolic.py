@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..symbolic.fix_edges import auto_symbolic as _fix_all
 from ..symbolic.formula import symbolic_formula
+from ..symbolic.user_names import symbols_for
 from ..training import losses, loop as train
 from ..training.early_stopping import predict_chunked
 
@@ -54,7 +55,7 @@ def formula_expr(est, var_names=None):
     check_is_fitted(est, "formula_model_")
     n = est.n_features_in_
     names = list(var_names) if var_names is not None else [f"x{i}" for i in range(n)]
-    syms = [sympy.Symbol(v) for v in names]
+    syms = symbols_for(names)  # distinct plain variables, whatever the names (I, E, repeats)
     inner = [sympy.Symbol(f"_z{i}") for i in range(n)]
     exprs = symbolic_formula(est.formula_model_, var_names=[str(s) for s in inner], simplify=False)
     subs = {z: (s - float(m)) / (2.0 * float(sc)) for z, s, m, sc in zip(inner, syms, est.x_mean_, est.x_scale_)}

@@ -104,7 +104,7 @@ def symbolic_formula(network, var_names=None, simplify: bool = True, digits: int
         for i, j, name, (a, b, c, d) in network.symbolic[l].edges():
             f = symbolic.get(name).sympy
             out[j] = out[j] + sympy.Float(c) * f(sympy.Float(a) * h[i] + sympy.Float(b)) + sympy.Float(d)
-        h = out
+        h = network.mult.combine(l + 1, out) if network.mult.has(l + 1) else out  # products at mult nodes
     exprs = []
     for e in h:
         if digits is not None:
@@ -118,7 +118,7 @@ def symbolic_formula(network, var_names=None, simplify: bool = True, digits: int
 
 
 def to_latex(expr) -> str:
-    """LaTeX of ``expr`` with every variable name escaped (:func:`.names.latex_name`): no name
+    """LaTeX of ``expr`` with every variable name escaped (:func:`.user_names.latex_name`): no name
     can inject LaTeX commands, and the result also renders in matplotlib's mathtext."""
     expr = _expression(expr)
     return sympy.latex(expr, symbol_names={s: latex_name(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol)})

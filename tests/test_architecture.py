@@ -38,6 +38,9 @@ RANKS = {
     "export": 5,
     "sklearn": 6,
     "discovery": 7,
+    # the interactive explorer (Workbench + local web app): uses symbolic, training, interpret and io;
+    # above discovery, below the facade, because KAN.explore (model.py) delegates to it
+    "explorer": 7.5,
     "model": 8,
     "formula": 8,  # public re-export shim of kanlab.symbolic.formula
     "__init__": 9,  # the package kanlab itself

@@ -236,6 +236,24 @@ def _demo_fit(args) -> int:
     return 0
 
 
+def _cmd_explore(args) -> int:
+    from .datasets.tabular import from_csv
+    from .explorer import Workbench, launch
+    from .model import KAN
+
+    if (args.data is None) != (args.target is None):
+        raise UserError("give --data FILE.csv together with --target COLUMN (or neither)")
+    model = KAN.load(args.model)
+    data, names = {}, None
+    if args.data is not None:
+        ds = from_csv(args.data, args.target)
+        data = {"X": ds["train_input"], "y": ds["train_label"], "X_test": ds["test_input"], "y_test": ds["test_label"]}
+        names = ds["feature_names"]
+    launch(Workbench(model, var_names=names, target=args.target or "y", **data), port=args.port,
+           open_browser=not args.no_browser, block=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kanlab", description="Kolmogorov-Arnold Networks: fit, prune, discover formulas, reproduce the paper.")
     p.add_argument("--version", action="version", version=_version())
@@ -273,6 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--job-timeout", type=float, default=None, metavar="S",
                    help="srbench: kill a job after S seconds and record it as timed out (default 600; 0: no cap)")
     r.set_defaults(func=_cmd_reproduce)
+    e = sub.add_parser("explore", help="open a model in the interactive explorer (a local web page)")
+    e.add_argument("model", help="a .kan model file")
+    e.add_argument("--data", default=None, help="CSV file with the data the model was trained on (header row)")
+    e.add_argument("--target", default=None, help="the CSV column the model predicts (with --data)")
+    e.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    e.add_argument("--no-browser", action="store_true", help="only print the URL (with its token)")
+    e.set_defaults(func=_cmd_explore)
     from .train_cli import add_parser as add_train_parser
 
     add_train_parser(sub, UserError)

@@ -169,6 +169,9 @@ def exportable(model, dtype=None) -> ExportKAN:
 
     if not isinstance(model, KANNetwork):
         raise KanlabError(f"exportable() needs a KAN, got {type(model).__name__}")
+    if model.has_mult:
+        raise KanlabError("export does not support multiplication nodes yet (width "
+                          f"{model.width_spec}); use torch.jit.trace(model, x) instead")
     dtype = dtype or next(model.parameters()).dtype
     layers = []
     for layer, sym in zip(model.layers, model.symbolic):

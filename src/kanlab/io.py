@@ -256,10 +256,12 @@ def _check_config(path, cfg, shapes, version) -> None:
     if not isinstance(raw, list) or not raw:
         raise f.fail("layers", "a non-empty list of layers")
     layers = [_layer(path, i, d) for i, d in enumerate(raw)]
+    n_mult, arity = _check_mult(path, cfg, layers)
     for i in range(1, len(layers)):
-        if layers[i][0] != layers[i - 1][1]:
+        if layers[i][0] != layers[i - 1][1] - n_mult[i] * (arity[i] - 1):
             raise ModelFileError(f"{path!r}: config layers[{i}].in_dim = {layers[i][0]} but layers[{i - 1}].out_dim = "
-                                 f"{layers[i - 1][1]}; consecutive layers must fit together")
+                                 f"{layers[i - 1][1]} with {n_mult[i]} mult node(s) of arity {arity[i]}; consecutive "
+                                 "layers must fit together")
     f.int("n_inputs", layers[0][0], MAX_VALUES)
     f.int("seed", -2 ** 63, 2 ** 64 - 1, default=0)
     stored = dict(shapes)
@@ -275,6 +277,30 @@ def _check_config(path, cfg, shapes, version) -> None:
     if total > MAX_VALUES:
         raise ModelFileError(f"{path!r}: loading this model would allocate {total:,} numbers, over the limit of "
                              f"{MAX_VALUES:,} (kanlab.io.MAX_VALUES); such a file is refused")
+
+
+def _check_mult(path, cfg, layers) -> tuple:
+    """(n_mult, arity) per node row from the optional ``mult`` field (none: no mult nodes)."""
+    rows = len(layers) + 1
+    if "mult" not in cfg:
+        return [0] * rows, [2] * rows
+    f = _Fields(path, "", cfg)
+    mult = cfg["mult"]
+    if not isinstance(mult, dict) or set(mult) != {"n_mult", "mult_arity"}:
+        raise f.fail("mult", "an object with exactly the keys n_mult and mult_arity")
+    n_mult, arity = mult["n_mult"], mult["mult_arity"]
+    for key, values, low in (("n_mult", n_mult, 0), ("mult_arity", arity, 2)):
+        if (not isinstance(values, list) or len(values) != rows or
+                any(isinstance(v, bool) or not isinstance(v, int) or not low <= v <= MAX_VALUES for v in values)):
+            raise ModelFileError(f"{path!r}: config mult.{key} must be a list of {rows} integers >= {low} (one per "
+                                 f"width entry), got {_show(values)}")
+    if n_mult[0]:
+        raise ModelFileError(f"{path!r}: config mult.n_mult[0] must be 0 (inputs cannot be mult nodes), got {n_mult[0]}")
+    for r in range(1, rows):
+        if n_mult[r] * arity[r] > layers[r - 1][1]:
+            raise ModelFileError(f"{path!r}: config mult: {n_mult[r]} mult node(s) of arity {arity[r]} need more than "
+                                 f"layers[{r - 1}].out_dim = {layers[r - 1][1]} outputs")
+    return n_mult, arity
 
 
 def _compare_tensors(path, expected, stored) -> None:

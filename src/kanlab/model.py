@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .interpret import attribution, edit, interaction, plot, prune
 from . import export, io
-from .symbolic import fix_edges, formula
+from .symbolic import fix_edges, formula, kanpiler
 from .training import loop as training_loop
 from .discovery import pipeline as discovery_pipeline
 from .core.network import KANNetwork
@@ -106,6 +106,20 @@ class KAN(KANNetwork):
             raise ValueError("auto_symbolic needs data x: the model inputs of shape (N, n_inputs)")
         return fix_edges.auto_symbolic(self, x, lib=lib, r2_threshold=r2_threshold, weight_simple=weight_simple, verbose=verbose)
 
+    def to_splines(self, x, n_samples: int = 201) -> float:
+        """Every symbolic edge becomes a trainable spline fitted to its function over the range
+        its inputs take on x (in place); returns the largest fit error (see ``fix_edges.to_splines``)."""
+        return fix_edges.to_splines(self, x, n_samples=n_samples)
+
+    @classmethod
+    def from_formula(cls, expr, var_names, dtype=None) -> "KAN":
+        """A KAN computing the sympy expression ``expr`` of ``var_names`` exactly: sums at sum
+        nodes, products at multiplication nodes, unary functions on symbolic edges (float64
+        unless ``dtype`` says otherwise; see :mod:`kanlab.symbolic.kanpiler`)."""
+        import torch
+
+        return kanpiler.from_formula(expr, var_names, cls=cls, dtype=dtype or torch.float64)
+
     def symbolic_formula(self, var_names=None, simplify: bool = True, digits=None):
         """One sympy expression per output (every live edge must be symbolic)."""
         return formula.symbolic_formula(self, var_names=var_names, simplify=simplify, digits=digits)
@@ -122,6 +136,16 @@ class KAN(KANNetwork):
     def load(cls, path, device=None) -> "KAN":
         """Read a model written by :meth:`save`."""
         return io.load(path, cls, device=device)
+
+    def explore(self, x=None, y=None, x_test=None, y_test=None, var_names=None, target="y", port: int = 0,
+                open_browser: bool = True):
+        """Open this model in the interactive explorer (a local web page; in Jupyter an IFrame):
+        look at edges, fix them to formulas, retrain, undo. Works on a copy; returns the running
+        :class:`kanlab.explorer.server.Explorer` (``.url``, ``.workbench``, ``.stop()``)."""
+        from .explorer import Workbench, launch
+
+        wb = Workbench(self, x, y, x_test, y_test, var_names=var_names, target=target)
+        return launch(wb, port=port, open_browser=open_browser)
 
 
 def discover(X, y, var_names=None, seed: int = 0, **kwargs):

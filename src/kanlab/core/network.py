@@ -14,6 +14,7 @@ from torch import nn
 from .layer import KANLayer
 from . import primitives
 from .symbolic_edges import SymbolicEdges
+from .mult import MultSpec, parse_width
 
 __all__ = ["KANNetwork", "check_width"]
 
@@ -33,6 +34,9 @@ def check_width(width) -> list[int]:
 class KANNetwork(nn.Module):
     """A KAN of shape ``width`` = [n0, n1, ..., nL].
 
+    A width entry may also be ``[n_sum, n_mult]`` (multiplication nodes, :mod:`.mult`; each
+    multiplies ``mult_arity`` consecutive outputs of the layer before: an int, or one per entry).
+
     ``seed`` seeds this model's initialisation only, through a private generator: the global
     torch RNG is neither read nor changed. The buffer ``input_index`` holds the original indices
     of the inputs the network reads (``input_ids`` gives them as a list): after input pruning
@@ -42,29 +46,51 @@ class KANNetwork(nn.Module):
     def __init__(self, width, grid: int = 5, k: int = 3, seed: int = 0, grid_range=(-1.0, 1.0),
                  grid_eps: float = 0.02, noise_scale: float = 0.3, base_fun: str = "silu",
                  scale_base_mu: float = 0.0, scale_base_sigma: float = 1.0, scale_sp: float = 1.0,
-                 bias: bool = False, device=None, dtype=None):
+                 bias: bool = False, device=None, dtype=None, mult_arity=2):
         super().__init__()
-        width = check_width(width)
+        plain = not isinstance(width, (str, bytes)) and hasattr(width, "__len__") and \
+            not any(isinstance(e, (list, tuple)) for e in width)
+        n_sum, n_mult, arity = parse_width(check_width(width) if plain else width, mult_arity)
+        self.mult = MultSpec([s + m for s, m in zip(n_sum, n_mult)], n_mult, arity)
+        width = self.mult.n_nodes
+        subs = [self.mult.n_sub(l) for l in range(len(width))]
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an integer, got {seed!r}")
         self.seed = seed
         self.n_inputs = width[0]  # number of columns the model takes
         gen = torch.Generator().manual_seed(seed)
         self.layers = nn.ModuleList(
-            KANLayer(width[l], width[l + 1], grid=grid, k=k, grid_range=grid_range, grid_eps=grid_eps,
+            KANLayer(width[l], subs[l + 1], grid=grid, k=k, grid_range=grid_range, grid_eps=grid_eps,
                      noise_scale=noise_scale, base_fun=base_fun, scale_base_mu=scale_base_mu,
                      scale_base_sigma=scale_base_sigma, scale_sp=scale_sp, bias=bias,
                      device=device, dtype=dtype, generator=gen)
             for l in range(len(width) - 1)
         )
-        self.symbolic = nn.ModuleList(SymbolicEdges(width[l], width[l + 1], dtype=dtype, device=device)
+        self.symbolic = nn.ModuleList(SymbolicEdges(width[l], subs[l + 1], dtype=dtype, device=device)
                                       for l in range(len(width) - 1))
         self.register_buffer("input_index", torch.arange(width[0], device=device))
 
     # ------------------------------------------------------------------ shape
     @property
     def width(self) -> list[int]:
-        return [self.layers[0].in_dim] + [layer.out_dim for layer in self.layers]
+        """Nodes per row (a mult node counts once; its factors are sub-nodes, see ``width_spec``)."""
+        if not self.has_mult:
+            return [self.layers[0].in_dim] + [layer.out_dim for layer in self.layers]
+        return [self.layers[0].in_dim] + self.mult.n_nodes[1:]
+
+    @property
+    def has_mult(self) -> bool:
+        """Whether the network has multiplication nodes."""
+        return self.mult.any
+
+    @property
+    def width_spec(self) -> list:
+        """pykan-style width: an int per row, [n_sum, n_mult] for rows with mult nodes."""
+        return [self.layers[0].in_dim] + self.mult.width_entries()[1:]
+
+    @property
+    def mult_arity(self) -> list[int]:
+        return list(self.mult.arity)
 
     @property
     def depth(self) -> int:
@@ -90,6 +116,8 @@ class KANNetwork(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self) -> str:
+        if self.has_mult:
+            return f"width={self.width_spec}, mult_arity={self.mult.arity}"
         return f"width={self.width}"
 
     # ------------------------------------------------------------------ evaluation
@@ -106,6 +134,13 @@ class KANNetwork(nn.Module):
     def layer_forward(self, l: int, x: torch.Tensor) -> torch.Tensor:
         """Output of layer ``l`` (all its edges, numeric and symbolic, summed at the nodes)."""
         return self.add_symbolic(l, x, self.layers[l](x))
+
+    def node_values(self, l: int, y: torch.Tensor) -> torch.Tensor:
+        """The nodes of row l + 1 from layer ``l``'s outputs y: y itself, or with the mult
+        nodes' factors multiplied (the only place the mult step is applied)."""
+        if not self.mult.n_mult[l + 1]:
+            return y
+        return self.mult.combine(l + 1, y)
 
     def add_symbolic(self, l: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """y plus the symbolic edges of layer ``l`` evaluated on its inputs x."""
@@ -130,14 +165,14 @@ class KANNetwork(nn.Module):
     def run_layers(self, h: torch.Tensor, start: int = 0) -> torch.Tensor:
         """Layers ``start``.. applied to h, the (selected) input of layer ``start``."""
         for l in range(start, len(self.layers)):
-            h = self.layer_forward(l, h)
+            h = self.node_values(l, self.layer_forward(l, h))
         return h
 
     def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """[x_0, x_1, ..., x_L]: the input of every layer and the output, for x of shape (N, n_inputs)."""
         xs = [self.select_inputs(x)]
         for l in range(len(self.layers)):
-            xs.append(self.layer_forward(l, xs[-1]))
+            xs.append(self.node_values(l, self.layer_forward(l, xs[-1])))
         return xs
 
     # ------------------------------------------------------------------ grids
@@ -147,7 +182,7 @@ class KANNetwork(nn.Module):
         x = self.select_inputs(x).reshape(-1, self.layers[0].in_dim)
         for l, layer in enumerate(self.layers):
             layer.update_grid(x)
-            x = self.layer_forward(l, x)
+            x = self.node_values(l, self.layer_forward(l, x))
 
     def refine(self, new_grid: int):
         """A new network (same class) with ``new_grid`` intervals per edge, same function."""
@@ -165,7 +200,7 @@ class KANNetwork(nn.Module):
     # ------------------------------------------------------------------ config (for io)
     def config(self) -> dict:
         """JSON-able description from which ``from_config`` rebuilds an identical skeleton."""
-        return {
+        cfg = {
             "n_inputs": self.n_inputs,
             "seed": self.seed,
             "layers": [
@@ -175,13 +210,21 @@ class KANNetwork(nn.Module):
                 for l, sym in zip(self.layers, self.symbolic)
             ],
         }
+        if self.has_mult:  # plain networks keep the config they always had
+            cfg["mult"] = self.mult.config()
+        return cfg
 
     @classmethod
     def from_config(cls, cfg: dict, dtype=None):
         layers = cfg["layers"]
         width = [layers[0]["in_dim"]] + [l["out_dim"] for l in layers]
+        arity = 2
+        if "mult" in cfg:  # width from the node counts: a row's next layer's in_dim (outputs: sub-nodes less factors)
+            n_mult, arity = cfg["mult"]["n_mult"], cfg["mult"]["mult_arity"]
+            nodes = [l["in_dim"] for l in layers] + [layers[-1]["out_dim"] - n_mult[-1] * (arity[-1] - 1)]
+            width = [[n - m, m] if m else n for n, m in zip(nodes, n_mult)]
         first = layers[0]
-        model = cls(width, grid=first["grid"], k=first["k"], seed=cfg.get("seed", 0), dtype=dtype,
+        model = cls(width, grid=first["grid"], k=first["k"], seed=cfg.get("seed", 0), dtype=dtype, mult_arity=arity,
                     grid_range=first["grid_range"], grid_eps=first["grid_eps"], noise_scale=first["noise_scale"],
                     base_fun=first["base_fun"], bias=first["bias"])
         model.layers = nn.ModuleList(

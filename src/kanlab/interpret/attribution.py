@@ -17,7 +17,7 @@ outgoing score N_l[j] (the spread of a sum is at most the sum of the spreads), s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -35,6 +35,9 @@ class Scores:
     forward_edge[l] the forward magnitudes; edge_std[l] the raw activation spreads;
     edge_mean[l] the mean activations (pruning keeps them in the biases);
     x_range[l] (in_l, 2) the min/max of each layer input on the data (for plots).
+    With multiplication nodes, a layer's outputs are sub-nodes (the factors): edge[l] is
+    (in_l, sub-nodes), each factor carries its mult node's score, and ``sub_node[l]`` maps the
+    sub-nodes of row l to its nodes (None for rows without mult nodes).
     """
 
     edge: list
@@ -44,10 +47,23 @@ class Scores:
     edge_std: list
     x_range: list
     edge_mean: list
+    sub_node: list = field(default_factory=list)
 
     def node_in(self, l: int) -> torch.Tensor:
-        """Incoming score of the nodes of layer ``l`` >= 1: the sum of their incoming edge scores."""
-        return self.edge[l - 1].sum(0)
+        """Incoming score of the nodes of layer ``l`` >= 1: the sum of their incoming edge scores
+        (for a mult node, over all its factors)."""
+        incoming = self.edge[l - 1].sum(0)
+        groups = self.sub_node[l] if l < len(self.sub_node) else None
+        if groups is None:
+            return incoming
+        return incoming.new_zeros(self.node[l].shape[0]).index_add(0, groups.to(incoming.device), incoming)
+
+
+def _sub_node_maps(network) -> list:
+    """Per row, the sub-node -> node map of rows with mult nodes (None elsewhere)."""
+    if not getattr(network, "has_mult", False):
+        return []
+    return [network.mult.node_of_sub(r) if network.mult.has(r) else None for r in range(len(network.layers) + 1)]
 
 
 def _output_scores(network, output, like: torch.Tensor) -> torch.Tensor:
@@ -73,23 +89,27 @@ def attribute(network, x: torch.Tensor, output: int | None = None) -> Scores:
     stds, fwd, ranges, means = [], [], [], []
     for l in range(len(network.layers)):
         phi = network.edge_values(l, h)  # (N, in, out)
-        node = network.layer_forward(l, h)  # (N, out)
+        node = network.layer_forward(l, h)  # (N, out): sub-nodes where a row has mult nodes
         stds.append((phi.std(0, unbiased=False), node.std(0, unbiased=False)))
         means.append(phi.mean(0))
         fwd.append(phi.abs().mean(0) / (node.abs().mean(0) + 1e-12))
         ranges.append(torch.stack([h.min(0).values, h.max(0).values], dim=1))
-        h = node
+        h = network.node_values(l, node)
     L = len(network.layers)
     node_scores = [None] * (L + 1)
     edge_scores = [None] * L
     node_scores[L] = _output_scores(network, output, h)
+    maps = _sub_node_maps(network)
     for l in range(L - 1, -1, -1):
         e_std, n_std = stds[l]
-        edge_scores[l] = e_std / (n_std + 1e-12) * node_scores[l + 1]
+        target = node_scores[l + 1]
+        if maps and maps[l + 1] is not None:  # each factor of a mult node carries the node's score
+            target = target[maps[l + 1].to(target.device)]
+        edge_scores[l] = e_std / (n_std + 1e-12) * target
         node_scores[l] = edge_scores[l].sum(1)
     full = torch.zeros(network.n_inputs, dtype=h.dtype, device=h.device)
     full[network.input_index] = node_scores[0]
-    return Scores(edge_scores, node_scores, full, fwd, [s[0] for s in stds], ranges, means)
+    return Scores(edge_scores, node_scores, full, fwd, [s[0] for s in stds], ranges, means, maps)
 
 
 def feature_score(network, x: torch.Tensor, output: int | None = None) -> torch.Tensor:

@@ -27,6 +27,7 @@ import torch
 
 from ..core import spline
 from ..core.layer import KANLayer
+from ..core.mult import MultSpec
 from ..core.symbolic_edges import SymbolicEdges
 from ..validate import KanlabError, check_range
 from .attribution import attribute
@@ -40,7 +41,15 @@ def _check_int(name, value, lo, hi, what):
         raise KanlabError(f"{name} must be an integer in {lo}..{hi} ({what}), got {value!r}")
 
 
+def _no_mult(net, op):
+    """The node edits below assume sum nodes only: refuse multiplication nodes clearly."""
+    if getattr(net, "has_mult", False):
+        raise KanlabError(f"{op} does not support multiplication nodes yet (width {net.width_spec}); "
+                          "remove_edge, perturb and prune do")
+
+
 def _check_hidden(net, l, op):
+    _no_mult(net, op)
     L = len(net.layers)
     if L < 2:
         raise KanlabError(f"{op} works on hidden nodes, and this network (width {net.width}) has none; "
@@ -115,7 +124,7 @@ def expand_width(network, l: int, n_new: int, seed: int = 0):
     new.layers[l] = grown
     new.symbolic[l - 1] = _grown_symbolic(new.symbolic[l - 1], before.in_dim, n + n_new)
     new.symbolic[l] = _grown_symbolic(new.symbolic[l], n + n_new, after.out_dim)
-    return new
+    return _plain_rows(new)
 
 
 def _identity_range(network, position, x, grid_range):
@@ -160,6 +169,7 @@ def expand_depth(network, position: int | None = None, x=None, grid_range=None):
     """A new network with an identity-initialised layer inserted before layer ``position``
     (0..depth; default depth: after the last layer). The same function on the data range of
     ``x`` (or on ``grid_range``), see the module docstring."""
+    _no_mult(network, "expand_depth")
     L = len(network.layers)
     position = L if position is None else position
     _check_int("position", position, 0, L, f"where the new layer goes among the {L} layers")
@@ -170,7 +180,15 @@ def expand_depth(network, position: int | None = None, x=None, grid_range=None):
     new.layers.insert(position, layer)
     new.symbolic.insert(position, SymbolicEdges(layer.in_dim, layer.out_dim, dtype=layer.coef.dtype,
                                                 device=layer.coef.device))
-    return new
+    return _plain_rows(new)
+
+
+def _plain_rows(network):
+    """network with its (mult-free) node-row description rebuilt from its layers, after an edit
+    that adds a row or nodes: every row sum nodes only."""
+    rows = [network.layers[0].in_dim] + [layer.out_dim for layer in network.layers]
+    network.mult = MultSpec(rows, [0] * len(rows), [2] * len(rows))
+    return network
 
 
 @torch.no_grad()
@@ -251,6 +269,7 @@ def auto_swap(network, x, max_swaps: int = 10_000):
     lowers :func:`connection_cost` on x the most, until no swap lowers it (the same function;
     the cost never increases)."""
     _check_x(x, "auto_swap")
+    _no_mult(network, "auto_swap")
     w = network.width
     edge = [s.double().cpu().clone() for s in attribute(network, x).edge]
     orders = {l: list(range(w[l])) for l in range(1, len(w) - 1)}

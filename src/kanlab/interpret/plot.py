@@ -93,7 +93,7 @@ def _drawn_edges(network):
         for l in range(L):
             for (i, j, name, params) in sym[l].edges():
                 sym_edges[(l, i, j)] = _formula_text(name, params)
-    edges = [[(i, j) for i in range(width[l]) for j in range(width[l + 1])
+    edges = [[(i, j) for i in range(width[l]) for j in range(network.layers[l].out_dim)
               if network.layers[l].mask[i, j] > 0 or (l, i, j) in sym_edges] for l in range(L)]
     return sym_edges, edges
 
@@ -128,7 +128,7 @@ def _draw_layer_edges(fig, ax, network, scores, l, edges, sym_edges, beta, scale
         alpha = float(np.tanh(beta * float(scores.edge[l][i, j])))
         color = "tab:red" if (l, i, j) in sym_edges else "black"
         cx = (k + 0.5) / n
-        (x0, y0), (x1, y1) = _node_xy(width, l, i), _node_xy(width, l + 1, j)
+        (x0, y0), (x1, y1) = _node_xy(width, l, i), _sub_xy(network, l + 1, j)
         line_alpha = max(alpha, 0.05)
         ax.plot([x0, cx], [y0, cy - h / 2], color=color, alpha=line_alpha, lw=0.8 * scale)
         ax.plot([cx, x1], [cy + h / 2, y1], color=color, alpha=line_alpha, lw=0.8 * scale)
@@ -147,6 +147,44 @@ def _draw_layer_edges(fig, ax, network, scores, l, edges, sym_edges, beta, scale
 def _node_xy(width, l, i):
     L = len(width) - 1
     return (i + 0.5) / width[l], l / L
+
+
+def _mult_rows(network) -> list:
+    """The rows that have multiplication nodes."""
+    mult = getattr(network, "mult", None)
+    return [r for r in range(len(network.width)) if mult is not None and mult.has(r)]
+
+
+def _sub_xy(network, row, j):
+    """Where the edge into output j of layer row - 1 ends: its node, or for a factor of a mult
+    node a point just below the node, the factors spread side by side."""
+    width = network.width
+    if row not in _mult_rows(network):
+        return _node_xy(width, row, j)
+    mult = network.mult
+    node = int(mult.node_of_sub(row)[j])
+    x, y = _node_xy(width, row, node)
+    if node < mult.n_sum(row):
+        return x, y
+    a = mult.arity[row]
+    r = (j - mult.n_sum(row)) % a
+    return x + (r - (a - 1) / 2) * 0.5 / (width[row] * a), y - 0.04
+
+
+def _draw_mult_nodes(ax, network, scale):
+    """Mult nodes as squares marked with a times sign, wired to their factors (small dots)."""
+    width = network.width
+    for row in _mult_rows(network):
+        s = network.mult.n_sum(row)
+        groups = network.mult.node_of_sub(row).tolist()
+        for j, node in enumerate(groups[s:], start=s):
+            (xs, ys), (xn, yn) = _sub_xy(network, row, j), _node_xy(width, row, node)
+            ax.plot([xs, xn], [ys, yn], color="tab:blue", lw=0.8 * scale, zorder=4)
+            ax.scatter([xs], [ys], s=10 * scale, color="tab:blue", zorder=5)
+        for node in range(s, width[row]):
+            x, y = _node_xy(width, row, node)
+            ax.scatter([x], [y], s=90 * scale, marker="s", color="white", edgecolors="tab:blue", zorder=6)
+            ax.text(x, y, "\u00d7", ha="center", va="center", color="tab:blue", fontsize=9 * scale, zorder=7)
 
 
 def _draw_nodes(ax, width, in_names, out_names, scale):
@@ -168,6 +206,7 @@ def plot_network(network, x, path=None, in_vars=None, out_vars=None, beta: float
     its input node to its output node, with opacity tanh(beta * score) (backward attribution).
 
     Symbolic edges (if the model has any) are drawn in red with their formula c*f(a*x+b)+d.
+    Multiplication nodes are blue squares marked with a times sign, wired to their factors.
     ``in_vars`` names the inputs (all original columns, or just the kept ones), ``out_vars`` the
     outputs; LaTeX like "$x_1$" is fine. Returns the matplotlib Figure; writes PNG/SVG/PDF (by
     the extension of ``path``) only when ``path`` is given.
@@ -194,6 +233,7 @@ def plot_network(network, x, path=None, in_vars=None, out_vars=None, beta: float
         if edges[l]:
             _draw_layer_edges(fig, ax, network, scores, l, edges[l], sym_edges, beta, scale, n_points)
     _draw_nodes(ax, width, in_names, out_names, scale)
+    _draw_mult_nodes(ax, network, scale)
     if title:
         fig.suptitle(title)
     if path is not None:

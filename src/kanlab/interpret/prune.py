@@ -18,6 +18,10 @@ kept by adding it to the bias of the node it fed, so on the data the pruned mode
 the original by at most the removed variation. Structure-changing: a new model is returned
 (same class), the original is untouched. A layer is never left empty: that raises ValueError
 naming the layer and the threshold to lower.
+
+Multiplication nodes: a mult node is one node (its score is its outgoing score; its incoming
+score sums over its factors); removing it removes its factors (the sub-nodes of the layer
+before) with it, so a mult node whose outgoing edges are all pruned disappears cleanly.
 """
 from __future__ import annotations
 
@@ -89,15 +93,29 @@ def _keep_nodes(net, l, keep, means_out, what):
         return
     live = _live(net, l)
     net.layers[l].add_to_bias((means_out[drop] * live[drop]).sum(0))
-    _subset_layer(net, l - 1, range(net.layers[l - 1].in_dim), keep)
+    mult = getattr(net, "mult", None)
+    subs = mult.subs_of_nodes(l, keep) if mult is not None and mult.has(l) else keep
+    _subset_layer(net, l - 1, range(net.layers[l - 1].in_dim), subs)
     _subset_layer(net, l, keep, range(net.layers[l].out_dim))
+    if mult is not None:
+        mult.keep_nodes(l, keep)
+
+
+def _live_in(net, l) -> torch.Tensor:
+    """Boolean (nodes of row l,): nodes with a live incoming edge (a mult node: on any factor)."""
+    live = _live(net, l - 1).any(0)
+    mult = getattr(net, "mult", None)
+    if mult is None or not mult.has(l):
+        return live
+    groups = mult.node_of_sub(l).to(live.device)
+    return torch.zeros(net.layers[l].in_dim, dtype=torch.long, device=live.device).index_add(0, groups, live.long()) > 0
 
 
 def _prune_nodes_inplace(net, scores, th, width):
     """Remove weak and dead hidden nodes of ``net`` (whose edges may already be masked)."""
     for l in range(1, len(width) - 1):
         important = (scores.node_in(l) >= th) & (scores.node[l] >= th)
-        live_in = _live(net, l - 1).any(0)
+        live_in = _live_in(net, l)
         live_out = _live(net, l).any(1)
         keep = (important & live_in & live_out).nonzero().flatten().tolist()
         best = float(torch.minimum(scores.node_in(l), scores.node[l]).max())

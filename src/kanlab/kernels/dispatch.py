@@ -224,6 +224,8 @@ def _fused_obstacle(model, params, custom_loss: bool, penalty: bool) -> Optional
         return "lamb>0: the sparsity penalty needs autograd"
     if not _plain_kan_forward(model):
         return f"{type(model).__name__} has its own forward, which the fused path does not reproduce"
+    if getattr(model, "has_mult", False):
+        return "multiplication nodes, which the fused path does not compute"
     for l, (layer, sym) in enumerate(zip(model.layers, model.symbolic)):
         if len(sym):
             return f"layer {l} has {len(sym)} symbolic edge(s), which the fused path does not compute"

@@ -4,7 +4,8 @@ Model-level glue between the network and the edge-level maths of :mod:`kanlab.sy
 data an edge is fitted on is given explicitly (x: the model inputs, (N, n_inputs)); the
 activation of edge (l, i, j) is its current *numeric* curve phi_ij over the inputs layer l sees.
 Fixing an edge masks its numeric part and adds c * f(a*x + b) + d to the layer's symbolic
-edges, whose (a, b, c, d) keep training in later ``fit`` calls.
+edges, whose (a, b, c, d) keep training in later ``fit`` calls. ``to_splines`` goes the other
+way: every symbolic edge becomes a trainable spline fitted to its function.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 
 from .. import symbolic
 
-__all__ = ["edge_samples", "suggest_symbolic", "fix_symbolic", "auto_symbolic", "unfix_symbolic"]
+__all__ = ["edge_samples", "suggest_symbolic", "fix_symbolic", "auto_symbolic", "unfix_symbolic", "to_splines"]
 
 
 def _check_edge(network, l, i, j):
@@ -90,3 +91,39 @@ def auto_symbolic(network, x, lib=None, r2_threshold=0.0, weight_simple=0.8, ver
         if verbose:
             print(f"fixed ({l},{i},{j}) with {best.name}, r2={best.r2:.6f}")
     return out
+
+
+@torch.no_grad()
+def to_splines(network, x, n_samples: int = 201) -> float:
+    """Turn every symbolic edge into a numeric spline, in place: each layer's grid is set on the
+    range of its inputs on x, each symbolic edge's spline is the least-squares fit of its function
+    c*f(a*u+b)+d on ``n_samples`` points of that range (residual base weight 0, spline weight 1),
+    and the edge is unfixed. Layers are converted first to last, each on the inputs the converted
+    layers before it give. Returns the largest absolute fit error on the sample points."""
+    from ..core import spline_lstsq
+
+    if x is None:
+        raise ValueError("to_splines needs data x: the model inputs of shape (N, n_inputs), whose range the splines cover")
+    dtype = next(network.parameters()).dtype
+    h = network.select_inputs(x.to(dtype)).reshape(-1, network.layers[0].in_dim)
+    worst = 0.0
+    for l, layer in enumerate(network.layers):
+        sym = network.symbolic[l]
+        lo, hi = h.min(0).values, h.max(0).values
+        hi = torch.where(hi > lo, hi, lo + 1e-3)
+        steps = torch.linspace(0, 1, n_samples, dtype=dtype, device=h.device)[:, None]
+        grid = lo + (hi - lo) * steps  # (n_samples, in)
+        if len(sym):
+            layer.update_grid(grid)
+            target = sym.edge_values(grid)  # (n_samples, in, out)
+            coef = spline_lstsq.curve_to_coef(grid, target, layer.knots, layer.k)
+            for i, j, *_ in sym.edges():
+                layer.coef[i, :, j] = coef[i, :, j]
+                layer.scale_base[i, j], layer.scale_sp[i, j] = 0.0, 1.0
+            before = target.sum(1)
+            for i, j, *_ in sym.edges():
+                unfix_symbolic(network, l, i, j)
+            fitted = layer.edge_values(grid).sum(1)
+            worst = max(worst, float((fitted - before).abs().max()))
+        h = network.node_values(l, network.layer_forward(l, h))
+    return worst

@@ -77,7 +77,7 @@ class _AutogradEvaluator(Evaluator):
             return self.model(self.x)
         m = self.model
         h = m.add_symbolic(0, self.xs, m.layers[0].forward_features(self.xs, self.features))
-        return m.run_layers(h, start=1)
+        return m.run_layers(m.node_values(0, h), start=1)
 
     def __call__(self) -> torch.Tensor:
         for p in self.params:

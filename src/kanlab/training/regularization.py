@@ -37,7 +37,7 @@ def edge_magnitudes(network, x: torch.Tensor, metric: str = "edge_l1", first_bas
         out.append(phi.abs().mean(0) if metric == "edge_l1" else phi.std(0, unbiased=False))
         if l + 1 < len(network.layers):  # the node values are the edge sums: no second forward
             bias = network.layers[l].bias
-            h = phi.sum(1) if bias is None else phi.sum(1) + bias
+            h = network.node_values(l, phi.sum(1) if bias is None else phi.sum(1) + bias)
     return out
 
 

@@ -21,7 +21,6 @@ import warnings
 
 import torch
 
-from ..kernels import dispatch
 from ..validate import KanlabError, check_dataset
 from . import losses
 from .config import FitConfig
@@ -31,7 +30,8 @@ from .regularization import Penalty
 from . import distributed, streaming
 from .checkpoint import Checkpointer
 from .snapshots import Snapshots
-from .steps import ParameterGuard, fit_threads, make_optimizer, optimizer_step, progress_bar, resolve_metrics, show_progress
+from .steps import (ParameterGuard, fit_threads, guarded_step, make_optimizer, optimizer_step, progress_bar,
+                    resolve_metrics, show_progress)
 
 __all__ = ["fit", "FitConfig", "FitHistory", "ParameterGuard", "optimizer_step"]
 
@@ -103,11 +103,7 @@ def _train(model, dataset, cfg: FitConfig, cleanup: contextlib.ExitStack) -> Fit
             evaluator = build_evaluator(model, xb, yb, params, cfg, loss_fn, custom_loss, penalty)
             evaluator = evaluator if sync is None else sync.average(evaluator, xb.shape[0])
             recorder.set_backend(evaluator.backend)
-        with dispatch.using(evaluator.backend):  # the optimiser's own kernels (L-BFGS updates) follow it too
-            optimizer_step(optimizer, evaluator)
-        if not guard.check(evaluator.loss.detach()):
-            warnings.warn(f"loss became non-finite at step {step}; restored the parameters of step {step - 1} and "
-                          "stopped (try a smaller lr, Adam, or check the data scale)", RuntimeWarning, stacklevel=3)
+        if not guarded_step(optimizer, evaluator, guard, step, "try a smaller lr, Adam, or check the data scale"):
             stopped_nan = True
             break
         recorder.record(step, model, evaluator.loss.detach(), evaluator.reg, (xb, yb), test)

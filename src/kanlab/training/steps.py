@@ -3,9 +3,11 @@ optimiser and its step, metric names, NaN safety and the progress bar."""
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import torch
 
+from ..kernels import dispatch
 from . import losses
 from .config import FitConfig
 from .lbfgs import LBFGS
@@ -92,3 +94,16 @@ def show_progress(bar, recorder, step: int, cfg: FitConfig, show_reg: bool) -> N
     if step % cfg.log == 0 or step == cfg.steps - 1:
         bar.set_postfix(recorder.postfix(show_reg=show_reg), refresh=False)
     bar.update(1)
+
+
+def guarded_step(optimizer, evaluator, guard, step: int, hint: str) -> bool:
+    """One optimiser step on the evaluator's compute path (the optimiser's own kernels follow it
+    too); False, with the last good parameters restored and a RuntimeWarning naming ``hint``,
+    when the loss became non-finite (the caller stops)."""
+    with dispatch.using(evaluator.backend):
+        optimizer_step(optimizer, evaluator)
+    if guard.check(evaluator.loss.detach()):
+        return True
+    warnings.warn(f"loss became non-finite at step {step}; restored the parameters of step {step - 1} and "
+                  f"stopped ({hint})", RuntimeWarning, stacklevel=4)
+    return False

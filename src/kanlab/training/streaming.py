@@ -21,12 +21,10 @@ dataset dict for full-batch L-BFGS).
 from __future__ import annotations
 
 import contextlib
-import warnings
 
 import numpy as np
 import torch
 
-from ..kernels import dispatch
 from ..validate import KanlabError, as_tensor, check_finite
 from . import distributed, losses
 from .checkpoint import Checkpointer
@@ -34,7 +32,7 @@ from .config import FitConfig
 from .evaluator import build_evaluator
 from .history import FitHistory, HistoryRecorder
 from .regularization import Penalty
-from .steps import ParameterGuard, fit_threads, make_optimizer, optimizer_step, progress_bar, resolve_metrics, show_progress
+from .steps import ParameterGuard, fit_threads, guarded_step, make_optimizer, progress_bar, resolve_metrics, show_progress
 
 __all__ = ["fit_stream", "Reservoir", "BatchStream"]
 
@@ -175,11 +173,7 @@ def _train_stream(model, data, cfg: FitConfig, test_data, cleanup) -> FitHistory
         evaluator = build_evaluator(model, xb, yb, params, cfg, loss_fn, custom_loss, penalty)
         evaluator = evaluator if sync is None else sync.average(evaluator, xb.shape[0])
         recorder.set_backend(evaluator.backend)
-        with dispatch.using(evaluator.backend):
-            optimizer_step(optimizer, evaluator)
-        if not guard.check(evaluator.loss.detach()):
-            warnings.warn(f"loss became non-finite at step {step}; restored the parameters of step {step - 1} and "
-                          "stopped (try a smaller lr or check the data scale)", RuntimeWarning, stacklevel=3)
+        if not guarded_step(optimizer, evaluator, guard, step, "try a smaller lr or check the data scale"):
             stopped_nan = True
             break
         recorder.record(step, model, evaluator.loss.detach(), evaluator.reg, (xb, yb), None)

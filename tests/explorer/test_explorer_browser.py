@@ -62,7 +62,7 @@ def _form(expr, decimals=3):
 
 
 def _state(page, base, auth) -> dict:
-    """/api/state without the last job's clock (its "seconds" keep counting)."""
+    """/api/state without the last job's clock (its "seconds" differ from run to run)."""
     r = page.request.get(f"{base}/api/state", headers=auth)
     assert r.status == 200
     state = r.json()

@@ -135,3 +135,15 @@ def test_workbench_without_data_refuses_data_actions(trained):
         wb.candidates(0, 1, 0)
     with pytest.raises(WorkbenchInputError, match="give X with y"):
         Workbench(trained, X=[[0.0, 0.0]])
+
+
+def test_a_finished_job_stops_its_clock():
+    import time as _time
+
+    from kanlab.explorer.jobs import Job
+
+    job = Job("noop", 1, lambda j: None, lambda result: None).start().wait(5)
+    assert job.status == "finished"
+    first = job.info()["seconds"]
+    _time.sleep(0.05)
+    assert job.info()["seconds"] == first

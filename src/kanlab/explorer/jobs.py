@@ -26,6 +26,7 @@ class Job:
         self.status = "running"  # running | finished | cancelled | failed
         self.error: str | None = None
         self.started = time.time()
+        self.ended: float | None = None  # when the job stopped (finished, cancelled or failed)
         self._cancel = threading.Event()
         self._work, self._on_done = work, on_done
         self._thread = threading.Thread(target=self._run, name=f"kanlab-explorer-{action}", daemon=True)
@@ -44,6 +45,8 @@ class Job:
             self.status = "cancelled"
         except Exception as e:  # reported to the page and to wait(); the state is unchanged
             self.status, self.error = "failed", f"{type(e).__name__}: {e}"
+        finally:
+            self.ended = time.time()
 
     def report(self, done: int, loss: float | None = None) -> None:
         self.done = int(done)
@@ -67,4 +70,5 @@ class Job:
 
     def info(self) -> dict:
         return {"action": self.action, "status": self.status, "done": self.done, "total": self.total,
-                "losses": self.losses[-500:], "error": self.error, "seconds": round(time.time() - self.started, 2)}
+                "losses": self.losses[-500:], "error": self.error,
+                "seconds": round((self.ended if self.ended is not None else time.time()) - self.started, 2)}

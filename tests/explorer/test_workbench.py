@@ -112,7 +112,7 @@ def test_candidates_and_edge_curve(wb):
 def test_retrain_commits_and_cancel_keeps_the_state(wb):
     wb.fix(0, 0, 0, "x")
     wb.retrain(10)
-    assert wb.history()["states"][-1]["action"] == "retrain 10 steps" and wb.job.losses
+    assert wb.history()["states"][-1]["action"] == "retrain 10 steps" and len(wb.job.losses) == 10  # one loss per step: the page draws a curve
     pos = wb.history()["position"]
     job = wb.start_retrain(2000)
     with pytest.raises(WorkbenchBusy):

@@ -284,8 +284,10 @@ class Workbench:
                 n = min(RETRAIN_CHUNK, steps - done)
                 hist = training_loop.fit(model, data, steps=n, lr=float(lr), opt=opt, update_grid=False,
                                          progress=False, seed=done)
+                for k, loss in enumerate(hist["train_loss"]):  # every step's loss: the curve has a point per step
+                    job.report(done + k + 1, loss)
                 done += n
-                job.report(done, hist["train_loss"][-1] if hist["train_loss"] else None)
+                job.report(done)
                 if hist.get("stopped_nan"):
                     raise FloatingPointError("training became non-finite; lower lr or use Adam")
             return model

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import math
 import os
@@ -33,6 +34,10 @@ def _write_discovery(res, out, var_names, X=None, target="y"):
     with open(os.path.join(out, "formula.py"), "w", encoding="utf-8") as fh:
         fh.write(to_python_source(res.formula, var_names, name=target if is_python_name(target) else "formula"))
     res.model.save(os.path.join(out, "model.kan"))
+    from .explorer.pareto import pareto_rows
+
+    with open(os.path.join(out, "pareto.json"), "w", encoding="utf-8") as fh:  # the explorer's Pareto view
+        json.dump(pareto_rows(res.pareto, res.formula), fh, indent=1)
     if X is not None:
         import torch
 
@@ -139,7 +144,7 @@ def _run_discover(X, y, names, target, args):
                        max_rows=getattr(args, "max_rows", 20_000))
     _print_result(res, target, args.out)
     _write_discovery(res, args.out, names, X, target)
-    print(f"wrote formula.txt, formula.tex, formula.py, model.kan, network.png, report.md to {args.out}")
+    print(f"wrote formula.txt, formula.tex, formula.py, model.kan, pareto.json, network.png, report.md to {args.out}")
     return 0
 
 
@@ -239,6 +244,7 @@ def _demo_fit(args) -> int:
 def _cmd_explore(args) -> int:
     from .datasets.tabular import from_csv
     from .explorer import Workbench, launch
+    from .explorer.pareto import read_pareto
     from .model import KAN
 
     if (args.data is None) != (args.target is None):
@@ -249,7 +255,11 @@ def _cmd_explore(args) -> int:
         ds = from_csv(args.data, args.target)
         data = {"X": ds["train_input"], "y": ds["train_label"], "X_test": ds["test_input"], "y_test": ds["test_label"]}
         names = ds["feature_names"]
-    launch(Workbench(model, var_names=names, target=args.target or "y", **data), port=args.port,
+    pareto_path = os.path.join(os.path.dirname(os.path.abspath(args.model)), "pareto.json")
+    pareto = read_pareto(pareto_path) if os.path.exists(pareto_path) else None
+    if pareto is not None:
+        print(f"kanlab explore: the Pareto front of {pareto_path} is shown beside the model")
+    launch(Workbench(model, var_names=names, target=args.target or "y", pareto=pareto, **data), port=args.port,
            open_browser=not args.no_browser, block=True)
     return 0
 

@@ -80,6 +80,8 @@ def test_stage_lines_result_and_pareto_are_short(tmp_path, capsys, fake_pipeline
     assert [line.split()[3] for line in lines[head + 2:] if line.startswith("*")] == ["identity"]
     assert "[identity]" not in out  # details are for --verbose
     assert (out_dir / "formula.txt").read_text() == f"signal = {LONG}\n"
+    from kanlab.explorer.pareto import read_pareto
+    assert [r["chosen"] for r in read_pareto(out_dir / "pareto.json")].count(True) == 1  # the explorer's Pareto view
     report = (out_dir / "report.md").read_text()
     assert "## Stages" in report and "| separable | rejected | its formula has complex values" in report
     assert markdown_text(LONG) in report  # the formula, escaped as Markdown (docs/security.md)

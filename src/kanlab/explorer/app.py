@@ -101,7 +101,7 @@ def _state(wb) -> dict:
     job = wb.job
     return {"width": wb.model.width, "var_names": wb.var_names, "target": wb.target, "has_data": wb.has_data,
             "history": wb.history(), "metrics": wb.metrics, "edges": wb.edges(), "library": symbolic.names(),
-            "job": job.info() if job is not None else None}
+            "job": job.info() if job is not None else None, "pareto": wb.pareto}
 
 
 def _act(wb, action: str, body: dict):

@@ -23,6 +23,7 @@ from ..symbolic import fix_edges
 from ..training import loop as training_loop
 from .checks import (GRID_RANGE, MAX_HISTORY, MAX_RETRAIN_STEPS, MAX_TOPK, WorkbenchBusy, WorkbenchInputError,
                      check_edge, check_int, check_name, check_node, live_edge, symbolic_form)
+from .pareto import check_pareto
 from .jobs import Job
 from .metrics import model_metrics
 
@@ -56,7 +57,7 @@ class Workbench:
     """A trained model under edit, with undo/redo. ``X, y``: the data edges are fitted and
     retrained on; ``X_test, y_test``: held-out data for the metrics (default: X, y)."""
 
-    def __init__(self, model, X=None, y=None, X_test=None, y_test=None, var_names=None, target="y"):
+    def __init__(self, model, X=None, y=None, X_test=None, y_test=None, var_names=None, target="y", pareto=None):
         self._x, self._y = _tensor(X, "X"), _tensor(y, "y")
         self._xt, self._yt = _tensor(X_test, "X_test"), _tensor(y_test, "y_test")
         if (self._x is None) != (self._y is None) or (self._xt is None) != (self._yt is None):
@@ -71,6 +72,7 @@ class Workbench:
         if len(self.var_names) != model.n_inputs:
             raise WorkbenchInputError(f"var_names needs {model.n_inputs} names, got {len(self.var_names)}")
         self.target = str(target)
+        self.pareto = None if pareto is None else check_pareto(pareto)  # discover's front, shown as a table
         self._lock = threading.RLock()
         self._job: Job | None = None
         first = copy.deepcopy(model)

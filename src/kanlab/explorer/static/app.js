@@ -51,7 +51,21 @@ function renderState(s) {
   });
   const lib = $("library");
   if (!lib.children.length) s.library.forEach((n) => { const o = document.createElement("option"); o.value = n; lib.appendChild(o); });
+  renderPareto(s.pareto);
   renderJob(s.job);
+}
+
+function renderPareto(rows) {
+  $("pareto-wrap").hidden = !rows;
+  if (!rows) return;
+  const body = $("pareto").querySelector("tbody"); body.replaceChildren();
+  rows.forEach((r) => {
+    const tr = document.createElement("tr");
+    [r.chosen ? "*" : "", String(r.complexity), fmt(r.rmse), r.pipeline, r.formula].forEach((text) => {
+      const td = document.createElement("td"); td.textContent = text; tr.appendChild(td);
+    });
+    body.appendChild(tr);
+  });
 }
 
 async function refresh() {

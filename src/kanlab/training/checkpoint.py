@@ -24,7 +24,7 @@ import torch
 from ..validate import KanlabError
 from .lbfgs import LBFGS
 
-__all__ = ["Checkpointer", "FILE_NAME"]
+__all__ = ["Checkpointer", "FILE_NAME", "open_checkpointer"]
 
 FILE_NAME = "checkpoint.pt"
 _LBFGS_FIELDS = ("_hist", "_order", "_rho", "_sy", "_yy", "H_diag", "d", "t", "prev_g", "prev_loss", "n_iter", "n_evals")
@@ -128,3 +128,13 @@ class Checkpointer:
         for k, v in state["history"].items():
             hist[k] = list(v)
         return state
+
+
+def open_checkpointer(cfg, model, sync, optimizer, recorder):
+    """The fit's Checkpointer (None without ``cfg.checkpoint``) and, when ``cfg.resume``, the
+    restored checkpoint's state (model, optimiser and history already restored; else None). Only
+    the writing rank (``sync.writer``) writes."""
+    if cfg.checkpoint is None:
+        return None, None
+    ckpt = Checkpointer(cfg, model, writer=sync is None or sync.writer)
+    return ckpt, (ckpt.restore(model, optimizer, recorder.hist) if cfg.resume else None)

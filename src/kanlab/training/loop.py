@@ -28,7 +28,7 @@ from .evaluator import build_evaluator
 from .history import FitHistory, HistoryRecorder
 from .regularization import Penalty
 from . import distributed, streaming
-from .checkpoint import Checkpointer
+from .checkpoint import open_checkpointer
 from .snapshots import Snapshots
 from .steps import (ParameterGuard, fit_threads, guarded_step, make_optimizer, optimizer_step, progress_bar,
                     resolve_metrics, show_progress)
@@ -121,12 +121,9 @@ def _train(model, dataset, cfg: FitConfig, cleanup: contextlib.ExitStack) -> Fit
 
 def _checkpointer(cfg: FitConfig, model, sync, optimizer, recorder, gen):
     """The fit's Checkpointer (or None) and the first step to run (after the checkpoint's on resume)."""
-    if cfg.checkpoint is None:
-        return None, 0
-    ckpt = Checkpointer(cfg, model, writer=sync is None or sync.writer)
-    if not cfg.resume:
+    ckpt, state = open_checkpointer(cfg, model, sync, optimizer, recorder)
+    if state is None:
         return ckpt, 0
-    state = ckpt.restore(model, optimizer, recorder.hist)
     gen.set_state(state["rng"])
     return ckpt, int(state["step"]) + 1
 

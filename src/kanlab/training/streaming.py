@@ -27,7 +27,7 @@ import torch
 
 from ..validate import KanlabError, as_tensor, check_finite
 from . import distributed, losses
-from .checkpoint import Checkpointer
+from .checkpoint import open_checkpointer
 from .config import FitConfig
 from .evaluator import build_evaluator
 from .history import FitHistory, HistoryRecorder
@@ -189,12 +189,9 @@ def _train_stream(model, data, cfg: FitConfig, test_data, cleanup) -> FitHistory
 
 
 def _resume(cfg, model, sync, optimizer, recorder, stream, reservoir):
-    if cfg.checkpoint is None:
-        return None, 0
-    ckpt = Checkpointer(cfg, model, writer=sync is None or sync.writer)
-    if not cfg.resume:
+    ckpt, state = open_checkpointer(cfg, model, sync, optimizer, recorder)
+    if state is None:
         return ckpt, 0
-    state = ckpt.restore(model, optimizer, recorder.hist)
     extra = state["extra"]
     if "consumed" not in extra:
         raise KanlabError(f"{ckpt.path} was written by a fit on a dataset dict, not on a stream; resume it with "
